@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// Dependency-free bootstrap: makes `npm test`, `npm run demo` and `npm run bench` work as the first command typed on
+// a fresh clone. It installs npm dependencies when node_modules is missing and makes sure a `memcached` binary is
+// available, because every real-server test needs one and a real-server test must never skip silently.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const log = (msg) => process.stderr.write(`[mcpair bootstrap] ${msg}\n`);
+
+function run(cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) {
+    log(`\`${cmd} ${args.join(" ")}\` failed with exit code ${r.status}`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+// 1. npm dependencies
+if (!existsSync(join(root, "node_modules", ".bin", "turbo"))) {
+  log("node_modules missing: installing dependencies (first run only)");
+  run(
+    "npm",
+    existsSync(join(root, "package-lock.json"))
+      ? ["ci", "--no-audit", "--no-fund"]
+      : ["install", "--no-audit", "--no-fund"],
+  );
+}
+
+// 2. memcached
+function findMemcached() {
+  if (process.env.MEMCACHED_BIN)
+    return existsSync(process.env.MEMCACHED_BIN) ? process.env.MEMCACHED_BIN : null;
+  for (const p of ["/usr/bin/memcached", "/usr/local/bin/memcached", "/usr/sbin/memcached"])
+    if (existsSync(p)) return p;
+  try {
+    return execFileSync("sh", ["-c", "command -v memcached"], { encoding: "utf8" }).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+if (!findMemcached()) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const isDebian = existsSync("/etc/debian_version") && existsSync("/usr/bin/apt-get");
+  if (isRoot && isDebian) {
+    log("memcached not found: installing it with apt-get (Debian package `memcached`)");
+    run("apt-get", ["update", "-qq"]);
+    run("apt-get", ["install", "-y", "-qq", "memcached"]);
+  }
+  if (!findMemcached()) {
+    log(
+      "memcached is required for the real-server tests and was not found.\n" +
+        "  Install it (Debian/Ubuntu: `sudo apt-get install memcached`, macOS: `brew install memcached`)\n" +
+        "  or point MEMCACHED_BIN at a memcached >= 1.6 binary, then run the command again.",
+    );
+    process.exit(1);
+  }
+}
