@@ -1,3 +1,10 @@
+// @mcpair/core: the replication engine and everything it stands on. No sockets, no ORM.
+
+import type { PairClientOptions } from "./options.js";
+import { PairClient } from "./pair-client.js";
+
+export type { Codec, CodecOptions, EncodedValue } from "./codec.js";
+export { createDefaultCodec, FLAGS } from "./codec.js";
 export {
   AbortError,
   ClientClosedError,
@@ -16,6 +23,28 @@ export {
   TimeoutError,
   ValueTooLargeError,
 } from "./errors.js";
+export type { KeyHashing } from "./keys.js";
+export { assertValidKey, keyProblem, MAX_KEY_BYTES } from "./keys.js";
+export type { HealthOptions, PairClientOptions, RepairMode, WritePolicy } from "./options.js";
+export { DEFAULTS } from "./options.js";
+export type {
+  CasToken,
+  ClientStats,
+  CounterOptions,
+  OperationOptions,
+  PairClientEvents,
+  ServerStatsSnapshot,
+  SetOptions,
+} from "./pair-client.js";
+export { channels, PairClient } from "./pair-client.js";
+export type { RepairOutcome } from "./read-repair.js";
+export type { FetchOptions } from "./read-through.js";
+export { FETCH_DEFAULTS } from "./read-through.js";
+export type { Ring, RingKind } from "./ring.js";
+export { createRing } from "./ring.js";
+export type { ServerState } from "./server-node.js";
+export type { ServerSpec } from "./servers.js";
+export { parseServers } from "./servers.js";
 export type {
   DeleteResult,
   DumpEntry,
@@ -33,3 +62,9 @@ export type {
   TransportSetOptions,
   TransportStats,
 } from "./transport.js";
+export { copyTtl, DEFAULT_MAX_TTL, MAX_RELATIVE_TTL, msToTtl, resolveTtl } from "./ttl.js";
+
+/** Creates the replication engine. Most users call `createClient` from `@mcpair/memcached` instead. */
+export function createPairClient(options: PairClientOptions): PairClient {
+  return new PairClient(options);
+}

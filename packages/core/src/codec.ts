@@ -1,0 +1,116 @@
+import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { CodecError, InvalidArgumentError } from "./errors.js";
+
+/**
+ * Turns values into bytes and back. The 32-bit item flags record how a value was encoded, so readers decode it
+ * correctly whatever codec version wrote it, and so a value written by one codec is never misread by another.
+ *
+ * mcpair never writes flags 0: memcached gives lease placeholders flags 0 and an empty value, and the engine relies on
+ * that to tell a placeholder from a real item.
+ */
+export interface Codec {
+  encode(value: unknown): EncodedValue;
+  decode(bytes: Uint8Array, flags: number): unknown;
+}
+
+export interface EncodedValue {
+  bytes: Uint8Array;
+  /** Must not be 0 (reserved for lease placeholders). */
+  flags: number;
+}
+
+/** Item flags written by the default codec. The high 16 bits carry the marker 0x4d50 ("MP") so foreign items are recognisable. */
+export const FLAGS = {
+  string: 0x4d50_0001,
+  bytes: 0x4d50_0002,
+  json: 0x4d50_0003,
+  /** OR-ed in when the payload is raw-deflate compressed. */
+  compressed: 0x0000_0100,
+} as const;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: false });
+
+export interface CodecOptions {
+  /**
+   * Compress encoded values of at least this many bytes with raw deflate. `false` disables compression.
+   * @default false
+   */
+  compressThreshold?: number | false;
+  /** zlib level 1 (fast) .. 9 (small). @default 1 */
+  compressLevel?: number;
+}
+
+/**
+ * The default codec: strings as UTF-8, `Uint8Array`/`Buffer` as raw bytes (decoded as `Uint8Array`, a `Buffer` when
+ * the transport hands out Buffers), anything else as JSON. Items written by other clients (flags without the "MP"
+ * marker) are returned as UTF-8 text, as most clients store strings.
+ */
+export function createDefaultCodec(options: CodecOptions = {}): Codec {
+  const threshold = options.compressThreshold ?? false;
+  if (threshold !== false && (!Number.isInteger(threshold) || threshold < 0)) {
+    throw new InvalidArgumentError(
+      `option "compressThreshold" must be false or a whole number of bytes >= 0, got ${String(threshold)}`,
+    );
+  }
+  const level = options.compressLevel ?? 1;
+  if (!Number.isInteger(level) || level < 1 || level > 9) {
+    throw new InvalidArgumentError(
+      `option "compressLevel" must be a whole number from 1 to 9, got ${String(level)}`,
+    );
+  }
+
+  function maybeCompress(bytes: Uint8Array, flags: number): EncodedValue {
+    if (threshold === false || bytes.length < threshold) return { bytes, flags };
+    const packed = deflateRawSync(bytes, { level });
+    // Only keep the compressed form when it actually saves space (random or already-compressed data grows).
+    return packed.length < bytes.length
+      ? { bytes: packed, flags: flags | FLAGS.compressed }
+      : { bytes, flags };
+  }
+
+  return {
+    encode(value) {
+      if (typeof value === "string") return maybeCompress(encoder.encode(value), FLAGS.string);
+      if (value instanceof Uint8Array) return maybeCompress(value, FLAGS.bytes);
+      if (value === undefined || typeof value === "function" || typeof value === "symbol") {
+        throw new CodecError(
+          `cannot store a value of type ${typeof value}: use a string, bytes or a JSON-serialisable value`,
+        );
+      }
+      let json: string | undefined;
+      try {
+        json = JSON.stringify(value);
+      } catch (cause) {
+        throw new CodecError(`value is not JSON-serialisable: ${(cause as Error).message}`, { cause });
+      }
+      if (json === undefined) throw new CodecError("value is not JSON-serialisable");
+      return maybeCompress(encoder.encode(json), FLAGS.json);
+    },
+    decode(raw, flags) {
+      let bytes = raw;
+      if ((flags & 0xffff_0000) >>> 0 === 0x4d50_0000 && flags & FLAGS.compressed) {
+        try {
+          bytes = inflateRawSync(raw);
+        } catch (cause) {
+          throw new CodecError("stored value could not be decompressed", { cause });
+        }
+      }
+      switch ((flags & ~FLAGS.compressed) >>> 0) {
+        case FLAGS.string:
+          return decoder.decode(bytes);
+        case FLAGS.bytes:
+          return bytes;
+        case FLAGS.json:
+          try {
+            return JSON.parse(decoder.decode(bytes));
+          } catch (cause) {
+            throw new CodecError("stored JSON value could not be parsed", { cause });
+          }
+        default:
+          // Written by another client: hand out text, as most clients store strings.
+          return decoder.decode(bytes);
+      }
+    },
+  };
+}

@@ -1,0 +1,876 @@
+import diagnostics from "node:diagnostics_channel";
+import type { EncodedValue } from "./codec.js";
+import { Emitter } from "./emitter.js";
+import {
+  ClientClosedError,
+  InvalidArgumentError,
+  ReplicationError,
+  ServerUnavailableError,
+  ValueTooLargeError,
+} from "./errors.js";
+import { type PairClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { type RepairOutcome, repairItem } from "./read-repair.js";
+import {
+  type FetchOptions,
+  type ReadThroughCounters,
+  type ReadThroughEngine,
+  readThrough,
+  resolveFetchOptions,
+} from "./read-through.js";
+import { createRing, type Ring } from "./ring.js";
+import { ServerNode, type ServerState } from "./server-node.js";
+import { parseServers } from "./servers.js";
+import type {
+  SetMode,
+  Transport,
+  TransportDeleteOptions,
+  TransportGetOptions,
+  TransportItem,
+} from "./transport.js";
+import { resolveTtl } from "./ttl.js";
+
+/** Per-call controls. */
+export interface OperationOptions {
+  /** Aborts the call's pending requests (rejects with `AbortError`). */
+  signal?: AbortSignal;
+}
+
+export interface SetOptions extends OperationOptions {
+  /**
+   * Lifetime in seconds. Omitted or 0: the client's `defaultTtl`. Capped at `maxTtl`; fractions round up.
+   * @default defaultTtl
+   */
+  ttl?: number;
+}
+
+export interface CounterOptions extends SetOptions {
+  /** Create a missing counter with this value (no delta applied) instead of resolving to `undefined`. */
+  initial?: number | bigint;
+}
+
+/** Opaque token from {@link PairClient.gets}: which replica's CAS value it is. */
+export interface CasToken {
+  readonly server: string;
+  readonly cas: bigint;
+}
+
+export interface ClientStats {
+  /** Reads answered by the key's primary (first readable replica). */
+  hitsPrimary: number;
+  /** Reads answered by a later replica after an earlier one missed (each one a database load saved). */
+  hitsReplica: number;
+  misses: number;
+  /** Reads that skipped the primary because it was down, draining, recovering or hinted. */
+  failovers: number;
+  repairs: number;
+  /** Write-backs refused because a newer write, a delete or another lease got there first (as designed). */
+  repairConflicts: number;
+  repairFailures: number;
+  /** Background repairs skipped because `maxPendingRepairs` were already in flight. */
+  repairsDropped: number;
+  /** Writes/deletes a replica missed, recorded in its hint log. */
+  hintsRecorded: number;
+  /** Loader calls made by `fetch`/`fetchMany` (each one a database query). */
+  loads: number;
+  /** Values served while marked stale by `invalidate`, during a refresh. */
+  staleServed: number;
+  /** Polling rounds spent waiting for another caller's refresh. */
+  leaseWaits: number;
+  /** Waits that ran out of time and loaded without the lease. */
+  fetchTimeouts: number;
+  /** Loads done without the cache because no replica answered. */
+  uncachedLoads: number;
+  stateChanges: number;
+  servers: ServerStatsSnapshot[];
+}
+
+export interface ServerStatsSnapshot {
+  name: string;
+  address: string;
+  state: ServerState;
+  errors: number;
+  hints: number;
+  hintsOverflowed: boolean;
+}
+
+export interface PairClientEvents {
+  /** A server changed health state. */
+  stateChange: (e: { server: string; from: ServerState; to: ServerState; reason: string }) => void;
+  /** A write-back finished. */
+  repair: (e: { key: string; from: string; to: string; outcome: RepairOutcome }) => void;
+  /** A server missed more writes than its hint log holds: it will be flushed before it is read again. */
+  hintOverflow: (e: { server: string; limit: number }) => void;
+  /** A server that was down is read again. */
+  rejoin: (e: { server: string; how: "restarted" | "replayed" | "flushed" | "clean" }) => void;
+  /** A server fault (it is also counted and may mark the server down). */
+  serverError: (e: { server: string; error: unknown }) => void;
+}
+
+/**
+ * `node:diagnostics_channel` channels, published only when someone subscribes:
+ * - `mcpair:server-state` `{ client, server, from, to, reason }`
+ * - `mcpair:repair` `{ client, key, from, to, outcome }`
+ * - `mcpair:hint-overflow` `{ client, server, limit }`
+ */
+export const channels = {
+  serverState: diagnostics.channel("mcpair:server-state"),
+  repair: diagnostics.channel("mcpair:repair"),
+  hintOverflow: diagnostics.channel("mcpair:hint-overflow"),
+} as const;
+
+// Request shapes, allocated once: the hot read asks only for value and flags; a read that follows a miss also asks
+// for the CAS and the remaining TTL, which a write-back needs.
+const PLAIN_GET: TransportGetOptions = Object.freeze({});
+const REPAIR_SOURCE_GET: TransportGetOptions = Object.freeze({ cas: true, ttl: true });
+const CAS_GET: TransportGetOptions = Object.freeze({ cas: true });
+
+/**
+ * A memcached lease placeholder: memcached creates it with flags 0 and no value. mcpair's codec never writes flags 0,
+ * so such an item is someone's lease, not a value.
+ */
+function isPlaceholder(item: TransportItem): boolean {
+  return item.flags === 0 && item.value.length === 0;
+}
+
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: false; skipped: true };
+
+/**
+ * The replication engine: every key lives on an ordered list of `replicas` servers.
+ * - Writes go to every replica in parallel; what success means while one cannot take it is the `writePolicy`.
+ * - Reads go down the list: primary first, then the next replica on a miss, an error, or a server that is not
+ *   readable; a hit further down is written back to the replicas that missed, lease-guarded (see `read-repair.ts`).
+ * - Deletes go to the replicas in *reverse* order, one after another, which is what makes lease-guarded write-back
+ *   unable to resurrect a deleted value.
+ * - Lifetimes are capped at `maxTtl`.
+ * - Operations with one authoritative copy (`add`, `replace`, `append`, `prepend`, `incr`, `decr`, `cas`) run on the
+ *   first readable replica; when it succeeds, the others are brought in line.
+ */
+export class PairClient extends Emitter<PairClientEvents> {
+  readonly options: ResolvedOptions;
+  readonly #ring: Ring;
+  readonly #nodes: ServerNode[];
+  readonly #byName: Map<string, ServerNode>;
+  readonly #maxValueSize: number;
+  readonly #errors: number[];
+  #stats = {
+    hitsPrimary: 0,
+    hitsReplica: 0,
+    misses: 0,
+    failovers: 0,
+    repairs: 0,
+    repairConflicts: 0,
+    repairFailures: 0,
+    repairsDropped: 0,
+    hintsRecorded: 0,
+    stateChanges: 0,
+  };
+  #readThrough: ReadThroughCounters = {
+    loads: 0,
+    staleServed: 0,
+    leaseWaits: 0,
+    fetchTimeouts: 0,
+    uncachedLoads: 0,
+  };
+  #inflight = new Map<string, Promise<unknown>>();
+  #background = new Set<Promise<unknown>>();
+  #pendingRepairs = new Set<Promise<void>>();
+  #closed = false;
+
+  constructor(options: PairClientOptions) {
+    super();
+    this.options = resolveOptions(options);
+    const servers = parseServers(options.servers);
+    this.#ring = createRing(servers, this.options.ring);
+    const hooks = {
+      stateChanged: (node: ServerNode, from: ServerState, to: ServerState, reason: string) => {
+        this.#stats.stateChanges++;
+        this.emit("stateChange", { server: node.name, from, to, reason });
+        if (channels.serverState.hasSubscribers)
+          channels.serverState.publish({ client: this, server: node.name, from, to, reason });
+      },
+      hintOverflow: (node: ServerNode) => {
+        this.emit("hintOverflow", { server: node.name, limit: node.hints.limit });
+        if (channels.hintOverflow.hasSubscribers)
+          channels.hintOverflow.publish({ client: this, server: node.name, limit: node.hints.limit });
+      },
+      rejoined: (node: ServerNode, how: "restarted" | "replayed" | "flushed" | "clean") => {
+        this.emit("rejoin", { server: node.name, how });
+      },
+      error: (node: ServerNode, error: unknown) => {
+        this.#errors[node.index]!++;
+        this.emit("serverError", { server: node.name, error });
+      },
+    };
+    const clock = { now: this.options.now, random: this.options.random };
+    this.#nodes = servers.map(
+      (s, i) =>
+        new ServerNode(i, s, options.transport(s), this.options.health, this.options.maxHints, hooks, clock),
+    );
+    this.#byName = new Map(this.#nodes.map((n) => [n.name, n]));
+    this.#errors = this.#nodes.map(() => 0);
+    this.#maxValueSize =
+      this.options.maxValueSize ?? Math.min(...this.#nodes.map((n) => n.transport.maxValueSize));
+    // Learn each server's process id now, so that a later outage can tell "restarted empty" from "kept old data".
+    for (const node of this.#nodes) {
+      node.transport.stats().then(
+        (s) => node.notePid(s.pid),
+        (error) => node.failed(error),
+      );
+    }
+  }
+
+  /** Servers in configuration order with their health. */
+  get servers(): ReadonlyArray<{ name: string; address: string; state: ServerState }> {
+    return this.#nodes.map((n) => ({ name: n.name, address: n.transport.address, state: n.state }));
+  }
+
+  /** The names of the servers `key` lives on, primary first (from the configured servers, never from health). */
+  replicasOf(key: string): string[] {
+    const k = this.options.mapKey(key);
+    return this.#ring.replicas(k, this.options.replicas).map((i) => this.#nodes[i]!.name);
+  }
+
+  // ─── reads ────────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** The value of `key`, or `undefined` on a miss. Rejects with `ServerUnavailableError` when no replica could answer. */
+  async get<T = unknown>(key: string, options?: OperationOptions): Promise<T | undefined> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const item = await this.#read(k, options?.signal);
+    return item === null ? undefined : (this.options.codec.decode(item.value, item.flags) as T);
+  }
+
+  /**
+   * The values of `keys` that hit, as a Map keyed by the caller's keys. One pipelined batch per server per step:
+   * primaries first, then the next replicas of the keys that missed, then the write-backs.
+   */
+  async getMany<T = unknown>(keys: Iterable<string>, options?: OperationOptions): Promise<Map<string, T>> {
+    this.#assertOpen();
+    const unique = [...new Set(keys)];
+    const mapped = unique.map((k) => this.options.mapKey(k));
+    const items = await Promise.all(mapped.map((k) => this.#read(k, options?.signal)));
+    const out = new Map<string, T>();
+    for (let i = 0; i < unique.length; i++) {
+      const item = items[i];
+      if (item) out.set(unique[i]!, this.options.codec.decode(item.value, item.flags) as T);
+    }
+    return out;
+  }
+
+  /** Like `get`, with a CAS token for a later {@link PairClient.cas}. */
+  async gets<T = unknown>(
+    key: string,
+    options?: OperationOptions,
+  ): Promise<{ value: T; token: CasToken } | undefined> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const hit = await this.#readFrom(k, options?.signal, true);
+    if (hit === null) return undefined;
+    return {
+      value: this.options.codec.decode(hit.item.value, hit.item.flags) as T,
+      token: Object.freeze({ server: hit.node.name, cas: hit.item.cas }),
+    };
+  }
+
+  async #read(k: string, signal: AbortSignal | undefined): Promise<TransportItem | null> {
+    const hit = await this.#readFrom(k, signal, false);
+    return hit === null ? null : hit.item;
+  }
+
+  /**
+   * Walks the replica list. A clean miss from a readable replica makes it a write-back target; an error does not
+   * (and counts toward marking the server down). A miss from a healthy replica beats an error from another: the
+   * call rejects only when no replica answered at all.
+   */
+  async #readFrom(
+    k: string,
+    signal: AbortSignal | undefined,
+    wantCas: boolean,
+  ): Promise<{ item: TransportItem; node: ServerNode } | null> {
+    const list = this.#ring.replicas(k, this.options.replicas);
+    let missed: ServerNode[] | undefined;
+    let lastError: unknown;
+    let answered = false;
+    for (let i = 0; i < list.length; i++) {
+      const node = this.#nodes[list[i]!]!;
+      if (!node.readable(k)) {
+        if (i === 0) this.#stats.failovers++;
+        continue;
+      }
+      const base = missed !== undefined ? REPAIR_SOURCE_GET : wantCas ? CAS_GET : PLAIN_GET;
+      let item: TransportItem | null;
+      try {
+        item = await node.transport.get(k, signal ? { ...base, cas: base.cas || wantCas, signal } : base);
+        node.succeeded();
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        node.failed(error);
+        lastError = error;
+        if (i === 0) this.#stats.failovers++;
+        continue;
+      }
+      answered = true;
+      if (item === null) {
+        if (missed === undefined) missed = [node];
+        else missed.push(node);
+        continue;
+      }
+      // A stale marker (an invalidation in progress) or someone's lease placeholder: not a value, and not ours to
+      // fill, so neither returned nor a write-back target.
+      if (item.stale || isPlaceholder(item)) continue;
+      if (missed === undefined && i === 0) this.#stats.hitsPrimary++;
+      else this.#stats.hitsReplica++;
+      if (missed !== undefined && this.options.repair !== "off") {
+        const p = this.#scheduleRepair(k, node, item, missed);
+        if (p) await p;
+      }
+      return { item, node };
+    }
+    if (!answered) {
+      throw new ServerUnavailableError(`no replica of key ${JSON.stringify(k.slice(0, 64))} could be read`, {
+        cause: lastError,
+      });
+    }
+    this.#stats.misses++;
+    return null;
+  }
+
+  /** Starts the write-backs of `item` to `targets`; returns a promise only in `repair: "await"` mode. */
+  #scheduleRepair(
+    k: string,
+    source: ServerNode,
+    item: TransportItem,
+    targets: ServerNode[],
+  ): Promise<void> | undefined {
+    if (this.options.repair === "background" && this.#pendingRepairs.size >= this.options.maxPendingRepairs) {
+      this.#stats.repairsDropped++;
+      return undefined;
+    }
+    const ctx = { maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl };
+    const run = (async () => {
+      for (const target of targets) {
+        const outcome = await repairItem(ctx, k, source, item, target).catch(() => "failed" as const);
+        if (outcome === "repaired") this.#stats.repairs++;
+        else if (outcome === "conflict") this.#stats.repairConflicts++;
+        else if (outcome === "failed") this.#stats.repairFailures++;
+        this.emit("repair", { key: k, from: source.name, to: target.name, outcome });
+        if (channels.repair.hasSubscribers) {
+          channels.repair.publish({ client: this, key: k, from: source.name, to: target.name, outcome });
+        }
+      }
+    })();
+    this.#pendingRepairs.add(run);
+    void run.finally(() => this.#pendingRepairs.delete(run));
+    return this.options.repair === "await" ? run : undefined;
+  }
+
+  // ─── read-through ─────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The cached value of `key`; on a miss, exactly one caller in the whole fleet runs `loader` and stores its result
+   * on every replica, while the others wait for it (see `read-through.ts`). A `loader` result of `undefined` is
+   * returned but not cached. A loader error rejects this call only: the lease is released so the next caller retries.
+   * Concurrent calls for the same key in this process share one flow.
+   */
+  fetch<T>(key: string, loader: (key: string) => T | Promise<T>, options?: FetchOptions): Promise<T> {
+    try {
+      this.#assertOpen();
+      if (typeof loader !== "function") throw new InvalidArgumentError("fetch: loader must be a function");
+      const k = this.options.mapKey(key);
+      const o = resolveFetchOptions(options, this.#ttl(options?.ttl));
+      const shared = this.#inflight.get(k);
+      if (shared) return shared as Promise<T>;
+      const load = async (): Promise<Map<string, unknown>> => {
+        const v = await loader(key);
+        return v === undefined ? new Map() : new Map([[k, v]]);
+      };
+      const p = readThrough(this.#engine(), [k], load, o, options?.signal).then((m) => m.get(k) as T);
+      this.#inflight.set(k, p);
+      const clear = () => {
+        if (this.#inflight.get(k) === p) this.#inflight.delete(k);
+      };
+      p.then(clear, clear);
+      return p;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /**
+   * `fetch` for many keys: `loader` receives the keys this caller must load (one batch per round) and returns their
+   * values as a Map, a plain object or an iterable of entries. Resolves a Map of the keys that have a value.
+   */
+  async fetchMany<T>(
+    keys: Iterable<string>,
+    loader: (
+      missing: string[],
+    ) => Promise<Map<string, T> | Record<string, T> | Iterable<readonly [string, T]>>,
+    options?: FetchOptions,
+  ): Promise<Map<string, T>> {
+    this.#assertOpen();
+    if (typeof loader !== "function") throw new InvalidArgumentError("fetchMany: loader must be a function");
+    const unique = [...new Set(keys)];
+    const toUser = new Map<string, string>();
+    for (const key of unique) toUser.set(this.options.mapKey(key), key);
+    const o = resolveFetchOptions(options, this.#ttl(options?.ttl));
+    const load = async (mapped: string[]): Promise<Map<string, unknown>> => {
+      const users = mapped.map((m) => toUser.get(m)!);
+      const got = await loader(users);
+      const entries: Iterable<readonly [string, unknown]> =
+        got instanceof Map ||
+        (got != null && typeof (got as Iterable<unknown>)[Symbol.iterator] === "function")
+          ? (got as Iterable<readonly [string, unknown]>)
+          : Object.entries(got as Record<string, unknown>);
+      const out = new Map<string, unknown>();
+      const wanted = new Set(users);
+      for (const [user, v] of entries) {
+        if (v !== undefined && wanted.has(user)) out.set(this.options.mapKey(user), v);
+      }
+      return out;
+    };
+    const byMapped = await readThrough(this.#engine(), [...toUser.keys()], load, o, options?.signal);
+    const out = new Map<string, T>();
+    for (const [m, v] of byMapped) out.set(toUser.get(m)!, v as T);
+    return out;
+  }
+
+  /**
+   * Marks `key` stale on every replica for `staleTtl` seconds instead of removing it: `fetch` callers are served the
+   * stale value (unless they opt out) while exactly one of them refreshes it; `get` treats it as a miss.
+   * Use `delete` when the old value must never be served again.
+   * @param staleTtl how long the stale value may be served, in seconds. @default 30
+   */
+  async invalidate(key: string, staleTtl = 30, options?: OperationOptions): Promise<boolean> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const t = this.#ttl(staleTtl);
+    return this.#deleteOne(k, { invalidate: t, signal: options?.signal }, "invalidate");
+  }
+
+  #engineCache: ReadThroughEngine | undefined;
+
+  #engine(): ReadThroughEngine {
+    if (this.#engineCache) return this.#engineCache;
+    this.#engineCache = {
+      replicaNodes: (k) => this.#ring.replicas(k, this.options.replicas).map((i) => this.#nodes[i]!),
+      encode: (k, v) => this.#encode(k, v),
+      decode: (item) => this.options.codec.decode(item.value, item.flags),
+      now: this.options.now,
+      counters: this.#readThrough,
+      track: (p) => {
+        this.#background.add(p);
+        void p.finally(() => this.#background.delete(p));
+      },
+    };
+    return this.#engineCache;
+  }
+
+  // ─── writes ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
+  /** Stores `value` on every replica of `key`. */
+  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const ttl = this.#ttl(options?.ttl);
+    const enc = this.#encode(k, value);
+    const list = this.#ring.replicas(k, this.options.replicas);
+    const outcomes = await this.#onEach(k, list, (t) =>
+      t.set(k, enc.bytes, { ttl, flags: enc.flags, signal: options?.signal }),
+    );
+    this.#checkPolicy("set", k, list, outcomes);
+  }
+
+  /** Stores every entry on every replica of its key; one pipelined batch per server. */
+  async setMany(entries: Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<void> {
+    this.#assertOpen();
+    const ttl = this.#ttl(options?.ttl);
+    const prepared = [...entries].map(([key, value]) => {
+      const k = this.options.mapKey(key);
+      return { k, enc: this.#encode(k, value) };
+    });
+    const failures: Array<{ server: string; error: unknown }> = [];
+    await Promise.all(
+      prepared.map(async ({ k, enc }) => {
+        const list = this.#ring.replicas(k, this.options.replicas);
+        const outcomes = await this.#onEach(k, list, (t) =>
+          t.set(k, enc.bytes, { ttl, flags: enc.flags, signal: options?.signal }),
+        );
+        try {
+          this.#checkPolicy("set", k, list, outcomes);
+        } catch (error) {
+          failures.push(...(error as ReplicationError).failures);
+        }
+      }),
+    );
+    if (failures.length > 0) {
+      throw new ReplicationError(
+        `setMany: ${failures.length} replica writes were not acknowledged`,
+        failures,
+        [],
+      );
+    }
+  }
+
+  /** Stores only if `key` is absent (checked on the first readable replica). Resolves whether it was stored. */
+  add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+    return this.#authoritativeStore("add", key, value, options);
+  }
+
+  /** Stores only if `key` exists (checked on the first readable replica). Resolves whether it was stored. */
+  replace(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+    return this.#authoritativeStore("replace", key, value, options);
+  }
+
+  /** Appends raw bytes/text to an existing value (only meaningful for string/bytes values). */
+  append(key: string, value: string | Uint8Array, options?: OperationOptions): Promise<boolean> {
+    return this.#authoritativeStore("append", key, value, options);
+  }
+
+  /** Prepends raw bytes/text to an existing value. */
+  prepend(key: string, value: string | Uint8Array, options?: OperationOptions): Promise<boolean> {
+    return this.#authoritativeStore("prepend", key, value, options);
+  }
+
+  /**
+   * Stores `value` only if the item is unchanged since {@link PairClient.gets} returned `token`. CAS is checked on the
+   * replica the token came from (the primary unless it was unreadable); when it succeeds, the other replicas get a
+   * plain copy. Resolves false when the item changed or vanished.
+   */
+  async cas(key: string, value: unknown, token: CasToken, options?: SetOptions): Promise<boolean> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    if (!token || typeof token.cas !== "bigint" || typeof token.server !== "string") {
+      throw new InvalidArgumentError("cas: token must be the token returned by gets()");
+    }
+    const node = this.#byName.get(token.server);
+    if (!node)
+      throw new InvalidArgumentError(`cas: token names unknown server ${JSON.stringify(token.server)}`);
+    const ttl = this.#ttl(options?.ttl);
+    const enc = this.#encode(k, value);
+    if (!node.reachable) throw node.unavailable();
+    let result: string;
+    try {
+      result = await node.transport.set(k, enc.bytes, {
+        ttl,
+        flags: enc.flags,
+        cas: token.cas,
+        signal: options?.signal,
+      });
+      node.succeeded();
+    } catch (error) {
+      node.failed(error);
+      node.hint(k);
+      throw error;
+    }
+    if (result !== "stored") return false;
+    const others = this.#ring.replicas(k, this.options.replicas).filter((i) => i !== node.index);
+    await this.#onEach(k, others, (t) => t.set(k, enc.bytes, { ttl, flags: enc.flags }));
+    return true;
+  }
+
+  async #authoritativeStore(
+    mode: SetMode,
+    key: string,
+    value: unknown,
+    options?: SetOptions,
+  ): Promise<boolean> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const ttl = this.#ttl(options?.ttl);
+    const enc: EncodedValue =
+      mode === "append" || mode === "prepend" ? this.#rawBytes(k, value) : this.#encode(k, value);
+    const list = this.#ring.replicas(k, this.options.replicas);
+    const auth = this.#authority(k, list);
+    let result: string;
+    try {
+      result = await auth.transport.set(k, enc.bytes, {
+        mode,
+        ttl,
+        flags: enc.flags,
+        signal: options?.signal,
+      });
+      auth.succeeded();
+    } catch (error) {
+      auth.failed(error);
+      auth.hint(k);
+      throw error;
+    }
+    if (result !== "stored") return false;
+    // The authority accepted: bring the others in line. add/replace copy the value (whatever the others held is now
+    // older); append/prepend apply the same edit (a replica without the item stays without it).
+    const others = list.filter((i) => i !== auth.index);
+    const copyMode: SetMode = mode === "append" || mode === "prepend" ? mode : "set";
+    await this.#onEach(k, others, (t) => t.set(k, enc.bytes, { mode: copyMode, ttl, flags: enc.flags }));
+    return true;
+  }
+
+  /** The first readable replica: operations with one authoritative copy run there. */
+  #authority(k: string, list: readonly number[]): ServerNode {
+    for (const i of list) {
+      const node = this.#nodes[i]!;
+      if (node.readable(k)) return node;
+    }
+    throw new ServerUnavailableError(`no replica of key ${JSON.stringify(k.slice(0, 64))} is readable`);
+  }
+
+  /**
+   * Increments a counter. Counters are authoritative on the first readable replica: the increment runs there and
+   * the resulting value is copied to the other replicas (with the call's TTL). A replica's copy may lag by the
+   * increments in flight, so when the authority is lost a counter can step back by those.
+   * Resolves the new value, or `undefined` when the counter does not exist and no `initial` was given.
+   */
+  incr(key: string, delta: number | bigint = 1, options?: CounterOptions): Promise<number | undefined> {
+    return this.#arithmetic("incr", key, delta, options);
+  }
+
+  /** Decrements a counter (memcached stops at 0). See {@link PairClient.incr}. */
+  decr(key: string, delta: number | bigint = 1, options?: CounterOptions): Promise<number | undefined> {
+    return this.#arithmetic("decr", key, delta, options);
+  }
+
+  async #arithmetic(
+    mode: "incr" | "decr",
+    key: string,
+    delta: number | bigint,
+    options?: CounterOptions,
+  ): Promise<number | undefined> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const d = toCounter("delta", delta);
+    const initial = options?.initial === undefined ? undefined : toCounter("initial", options.initial);
+    const ttl = this.#ttl(options?.ttl);
+    const list = this.#ring.replicas(k, this.options.replicas);
+    const auth = this.#authority(k, list);
+    let r: { value: bigint } | null;
+    try {
+      r = await auth.transport.arithmetic(k, { mode, delta: d, initial, ttl, signal: options?.signal });
+      auth.succeeded();
+    } catch (error) {
+      auth.failed(error);
+      auth.hint(k);
+      throw error;
+    }
+    if (r === null) return undefined;
+    const text = new TextEncoder().encode(r.value.toString());
+    const others = list.filter((i) => i !== auth.index);
+    // Raw decimal with flags 0, as memcached itself stores counters, so incr keeps working on every copy.
+    await this.#onEach(k, others, (t) => t.set(k, text, { ttl, flags: 0 }));
+    return Number(r.value);
+  }
+
+  /** Sets a new lifetime on every replica. Resolves whether any replica had the key. */
+  async touch(key: string, ttl: number, options?: OperationOptions): Promise<boolean> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    const t = this.#ttl(ttl);
+    const list = this.#ring.replicas(k, this.options.replicas);
+    const outcomes = await this.#onEach(k, list, (tr) => tr.touch(k, t, { signal: options?.signal }), false);
+    return outcomes.some((o) => o.ok && o.value === true);
+  }
+
+  /**
+   * Removes `key` from every replica, last replica first, one after another: a read-repair that copied from a later
+   * replica then always finds the key gone there (see `read-repair.ts`). Resolves whether any replica held it.
+   */
+  async delete(key: string, options?: OperationOptions): Promise<boolean> {
+    this.#assertOpen();
+    const k = this.options.mapKey(key);
+    return this.#deleteOne(k, { signal: options?.signal }, "delete");
+  }
+
+  async #deleteOne(k: string, opts: TransportDeleteOptions, what: string): Promise<boolean> {
+    const list = this.#ring.replicas(k, this.options.replicas);
+    const outcomes: Outcome[] = new Array(list.length);
+    for (let i = list.length - 1; i >= 0; i--) {
+      outcomes[i] = (await this.#onEach(k, [list[i]!], (t) => t.delete(k, opts)))[0]!;
+    }
+    this.#checkPolicy(what, k, list, outcomes);
+    return outcomes.some((o) => o.ok && o.value === "deleted");
+  }
+
+  /** Deletes many keys: one pipelined batch per server per replica rank, last rank first. Resolves how many existed. */
+  async deleteMany(keys: Iterable<string>, options?: OperationOptions): Promise<number> {
+    this.#assertOpen();
+    const mapped = [...new Set([...keys].map((k) => this.options.mapKey(k)))];
+    const lists = mapped.map((k) => this.#ring.replicas(k, this.options.replicas));
+    const outcomes = lists.map((l) => new Array<Outcome>(l.length));
+    const ranks = Math.max(0, ...lists.map((l) => l.length));
+    for (let rank = ranks - 1; rank >= 0; rank--) {
+      await Promise.all(
+        mapped.map(async (k, j) => {
+          const idx = lists[j]![rank];
+          if (idx === undefined) return;
+          outcomes[j]![rank] = (
+            await this.#onEach(k, [idx], (t) => t.delete(k, { signal: options?.signal }))
+          )[0]!;
+        }),
+      );
+    }
+    const failures: Array<{ server: string; error: unknown }> = [];
+    let found = 0;
+    mapped.forEach((k, j) => {
+      if (outcomes[j]!.some((o) => o.ok && o.value === "deleted")) found++;
+      try {
+        this.#checkPolicy("delete", k, lists[j]!, outcomes[j]!);
+      } catch (error) {
+        failures.push(...(error as ReplicationError).failures);
+      }
+    });
+    if (failures.length > 0) {
+      throw new ReplicationError(
+        `deleteMany: ${failures.length} replica deletes were not acknowledged`,
+        failures,
+        [],
+      );
+    }
+    return found;
+  }
+
+  /**
+   * DANGEROUS: invalidates every item on every server (`flush_all`): every key misses until refilled from the
+   * database. Meant for tests and emergencies, never for routine invalidation.
+   */
+  async flush(): Promise<void> {
+    this.#assertOpen();
+    const results = await Promise.allSettled(this.#nodes.map((n) => n.transport.flush()));
+    const failures = results.flatMap((r, i) =>
+      r.status === "rejected" ? [{ server: this.#nodes[i]!.name, error: r.reason as unknown }] : [],
+    );
+    if (failures.length > 0) {
+      throw new ReplicationError(`flush: ${failures.length} servers were not flushed`, failures, []);
+    }
+  }
+
+  /** Runs `op` on the replicas `list` in parallel; replicas that are down or fail get a hint for `k`. */
+  async #onEach(
+    k: string,
+    list: readonly number[],
+    op: (t: Transport) => Promise<unknown>,
+    hintOnFailure = true,
+  ): Promise<Outcome[]> {
+    const promises = list.map((i) => {
+      const node = this.#nodes[i]!;
+      if (!node.reachable) return Promise.resolve<Outcome>({ ok: false, skipped: true });
+      return op(node.transport).then(
+        (value): Outcome => {
+          node.succeeded();
+          return { ok: true, value };
+        },
+        (error): Outcome => {
+          node.failed(error);
+          return { ok: false, error };
+        },
+      );
+    });
+    const outcomes = await Promise.all(promises);
+    if (hintOnFailure) {
+      for (let j = 0; j < outcomes.length; j++) {
+        if (!outcomes[j]!.ok) {
+          this.#nodes[list[j]!]!.hint(k);
+          this.#stats.hintsRecorded++;
+        }
+      }
+    }
+    return outcomes;
+  }
+
+  #checkPolicy(what: string, k: string, list: readonly number[], outcomes: readonly Outcome[]): void {
+    let acked = 0;
+    for (const o of outcomes) if (o.ok) acked++;
+    if (acked === outcomes.length) return;
+    if (acked > 0 && this.options.writePolicy === "one") return;
+    const failures: Array<{ server: string; error: unknown }> = [];
+    const acknowledged: string[] = [];
+    outcomes.forEach((o, j) => {
+      const node = this.#nodes[list[j]!]!;
+      if (o.ok) acknowledged.push(node.name);
+      else failures.push({ server: node.name, error: "error" in o ? o.error : node.unavailable() });
+    });
+    throw new ReplicationError(
+      `${what} of key ${JSON.stringify(k.slice(0, 64))} was acknowledged by ${acked} of ${outcomes.length} replicas (writePolicy "${this.options.writePolicy}")`,
+      failures,
+      acknowledged,
+    );
+  }
+
+  #ttl(ttl: number | undefined): number {
+    return resolveTtl(
+      ttl === undefined || ttl === 0 ? this.options.defaultTtl : ttl,
+      this.options.maxTtl,
+      this.options.ttlJitter,
+      this.options.random,
+    );
+  }
+
+  #encode(k: string, value: unknown): EncodedValue {
+    const enc = this.options.codec.encode(value);
+    if (enc.flags === 0)
+      throw new InvalidArgumentError("codec returned flags 0, which mcpair reserves for lease placeholders");
+    if (enc.bytes.length > this.#maxValueSize)
+      throw new ValueTooLargeError(k, enc.bytes.length, this.#maxValueSize);
+    return enc;
+  }
+
+  #rawBytes(k: string, value: unknown): EncodedValue {
+    if (typeof value !== "string" && !(value instanceof Uint8Array)) {
+      throw new InvalidArgumentError("append/prepend take a string or bytes");
+    }
+    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    if (bytes.length > this.#maxValueSize) throw new ValueTooLargeError(k, bytes.length, this.#maxValueSize);
+    return { bytes, flags: 0 };
+  }
+
+  // ─── lifecycle and observability ─────────────────────────────────────────────────────────────────────────────────
+
+  /** Counters since the client was created, plus each server's health. */
+  stats(): ClientStats {
+    return {
+      ...this.#stats,
+      ...this.#readThrough,
+      servers: this.#nodes.map((n) => ({
+        name: n.name,
+        address: n.transport.address,
+        state: n.state,
+        errors: this.#errors[n.index]!,
+        hints: n.hints.size,
+        hintsOverflowed: n.hints.overflowed,
+      })),
+    };
+  }
+
+  /** Waits for background write-backs, then closes every transport gracefully. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const n of this.#nodes) n.close();
+    await Promise.allSettled([...this.#pendingRepairs, ...this.#background]);
+    await Promise.allSettled(this.#nodes.map((n) => n.transport.close()));
+  }
+
+  /** Closes at once: everything pending rejects with `ClientClosedError`. */
+  destroy(): void {
+    this.#closed = true;
+    for (const n of this.#nodes) {
+      n.close();
+      n.transport.destroy(new ClientClosedError());
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new ClientClosedError();
+  }
+}
+
+function toCounter(name: string, v: number | bigint): bigint {
+  if (typeof v === "bigint") {
+    if (v < 0n || v > 0xffff_ffff_ffff_ffffn)
+      throw new InvalidArgumentError(`${name} must be from 0 to 2^64-1`);
+    return v;
+  }
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) {
+    throw new InvalidArgumentError(
+      `${name} must be a non-negative safe integer or a bigint, got ${String(v)}`,
+    );
+  }
+  return BigInt(v);
+}

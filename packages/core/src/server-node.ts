@@ -1,0 +1,296 @@
+import { isServerFault, ServerUnavailableError } from "./errors.js";
+import { HintLog } from "./hints.js";
+import type { ServerAddress, Transport } from "./transport.js";
+
+/**
+ * Health of one server, as this client process sees it.
+ *
+ * ```
+ *          failures >= threshold / refused
+ *   up ───────────────────────────────────► down ◄──────────┐
+ *   ▲ ▲                                       │ backoff      │ probe failed
+ *   │ │                                       ▼              │
+ *   │ │  restarted (empty), or nothing missed probing ─────────┘
+ *   │ └──────────────────────────────────────┤
+ *   │                                         │ same process, missed writes
+ *   │        hints replayed / flushed         ▼
+ *   └────────────────────────────────── recovering
+ *
+ *   up ◄──► draining   (operator's drain marker seen / gone)
+ * ```
+ * Only `up` servers are read. `down` and `probing` servers are not contacted by requests at all (failed fast; their
+ * missed writes go to the hint log). `recovering` and `draining` servers receive writes but are not read.
+ */
+export type ServerState = "up" | "down" | "probing" | "recovering" | "draining";
+
+export interface HealthSettings {
+  failureThreshold: number;
+  probeInterval: number;
+  maxProbeInterval: number;
+  probeBackoff: number;
+  /** Replay batch size. */
+  replayBatch: number;
+  /**
+   * What to do when a server that was marked down comes back as the *same* process (paused, partitioned, overloaded):
+   * `"flush"` empties it (every client that saw the outage does so before reading it again, which also removes old
+   * values written by clients whose misses this client cannot know); `"replay"` only deletes the keys this client
+   * failed to write there (cheaper, but other processes' misses are theirs to replay).
+   */
+  rejoin: "flush" | "replay";
+}
+
+export interface ServerNodeHooks {
+  stateChanged(node: ServerNode, from: ServerState, to: ServerState, reason: string): void;
+  hintOverflow(node: ServerNode): void;
+  rejoined(node: ServerNode, how: "restarted" | "replayed" | "flushed" | "clean"): void;
+  error(node: ServerNode, error: unknown): void;
+}
+
+export class ServerNode {
+  readonly index: number;
+  readonly address: ServerAddress;
+  readonly name: string;
+  readonly transport: Transport;
+  readonly hints: HintLog;
+  #state: ServerState = "up";
+  #failures = 0;
+  #settings: HealthSettings;
+  #hooks: ServerNodeHooks;
+  #probeDelay: number;
+  #probeTimer: ReturnType<typeof setTimeout> | undefined;
+  #replaying = false;
+  #closed = false;
+  /** Identity of the server process last seen: a different pid (or a shorter uptime than the outage) means a restart. */
+  #pid: number | undefined;
+  #downSince = 0;
+  #random: () => number;
+  #now: () => number;
+
+  constructor(
+    index: number,
+    address: ServerAddress,
+    transport: Transport,
+    settings: HealthSettings,
+    maxHints: number,
+    hooks: ServerNodeHooks,
+    clock: { now: () => number; random: () => number },
+  ) {
+    this.index = index;
+    this.address = address;
+    this.name = address.name;
+    this.transport = transport;
+    this.#settings = settings;
+    this.#hooks = hooks;
+    this.hints = new HintLog(maxHints);
+    this.#probeDelay = settings.probeInterval;
+    this.#now = clock.now;
+    this.#random = clock.random;
+  }
+
+  get state(): ServerState {
+    return this.#state;
+  }
+
+  /** The pid last reported by the server's `stats`, if known. */
+  get pid(): number | undefined {
+    return this.#pid;
+  }
+
+  /** May a request read `key` from this server? */
+  readable(key: string): boolean {
+    return this.#state === "up" && !this.hints.blocks(key);
+  }
+
+  /** May requests be sent at all? (`down`/`probing` servers are failed fast.) */
+  get reachable(): boolean {
+    return this.#state !== "down" && this.#state !== "probing";
+  }
+
+  /** The error a request gets for a server that is failed fast. */
+  unavailable(): ServerUnavailableError {
+    return new ServerUnavailableError(
+      `server ${this.name} is marked down; failing fast until a probe succeeds`,
+      {
+        server: this.name,
+      },
+    );
+  }
+
+  /** Records the pid from a `stats` answer (learned at start-up and by probes). */
+  notePid(pid: number): void {
+    this.#pid = pid;
+  }
+
+  succeeded(): void {
+    if (this.#failures !== 0) this.#failures = 0;
+  }
+
+  /** A request failed. Server faults count toward marking the server down; a refused connection counts fully. */
+  failed(error: unknown): void {
+    if (!isServerFault(error) || !this.reachable) return;
+    this.#hooks.error(this, error);
+    this.#failures += error instanceof ServerUnavailableError ? this.#settings.failureThreshold : 1;
+    if (this.#failures >= this.#settings.failureThreshold) this.markDown(`${(error as Error).message}`);
+  }
+
+  /** Records that `key`'s latest write/delete did not reach this server. */
+  hint(key: string): void {
+    if (this.hints.add(key)) this.#hooks.hintOverflow(this);
+    if (this.#state === "up") this.#scheduleReplay();
+  }
+
+  markDown(reason: string): void {
+    if (this.#closed || this.#state === "down") return;
+    if (this.#state !== "probing") this.#downSince = this.#now();
+    this.#setState("down", reason);
+    this.#scheduleProbe();
+  }
+
+  /** Operator drain marker seen (`true`) or gone (`false`). */
+  setDraining(draining: boolean): void {
+    if (draining && this.#state === "up") this.#setState("draining", "drain marker present");
+    else if (!draining && this.#state === "draining") this.#setState("up", "drain marker removed");
+  }
+
+  close(): void {
+    this.#closed = true;
+    if (this.#probeTimer) clearTimeout(this.#probeTimer);
+    if (this.#replayTimer) clearTimeout(this.#replayTimer);
+    this.#probeTimer = undefined;
+    this.#replayTimer = undefined;
+  }
+
+  #setState(to: ServerState, reason: string): void {
+    const from = this.#state;
+    if (from === to) return;
+    this.#state = to;
+    this.#hooks.stateChanged(this, from, to, reason);
+  }
+
+  #scheduleProbe(): void {
+    if (this.#closed || this.#probeTimer) return;
+    // Jitter (±20%) keeps many client processes from probing a returning server in lock-step.
+    const delay = Math.round(this.#probeDelay * (0.8 + 0.4 * this.#random()));
+    this.#probeDelay = Math.min(
+      this.#probeDelay * this.#settings.probeBackoff,
+      this.#settings.maxProbeInterval,
+    );
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined;
+      void this.#probe();
+    }, delay);
+    this.#probeTimer.unref?.();
+  }
+
+  async #probe(): Promise<void> {
+    if (this.#closed || this.#state !== "down") return;
+    this.#setState("probing", "probe");
+    let pid: number;
+    let uptime: number;
+    try {
+      const stats = await this.transport.stats();
+      pid = stats.pid;
+      uptime = stats.uptime;
+    } catch (error) {
+      if (this.#closed) return;
+      this.#setState("down", `probe failed: ${(error as Error).message}`);
+      this.#scheduleProbe();
+      return;
+    }
+    if (this.#closed) return;
+    this.#probeDelay = this.#settings.probeInterval;
+    this.#failures = 0;
+    const outageSeconds = (this.#now() - this.#downSince) / 1000;
+    // A restarted memcached is empty, which is safe to read: nothing it holds predates the outage. The same process
+    // (SIGSTOP, partition, overload) may hold values that were replaced or deleted meanwhile.
+    const restarted = (this.#pid !== undefined && pid !== this.#pid) || uptime + 1 < outageSeconds;
+    this.#pid = pid;
+    if (restarted) {
+      this.hints.clear();
+      this.#setState("up", "restarted empty");
+      this.#hooks.rejoined(this, "restarted");
+      return;
+    }
+    if (this.hints.overflowed || this.#settings.rejoin === "flush") {
+      this.#setState(
+        "recovering",
+        this.hints.overflowed
+          ? "missed more writes than the hint log holds: flushing"
+          : "returned with its old data: flushing",
+      );
+      try {
+        await this.transport.flush();
+      } catch (error) {
+        this.#hooks.error(this, error);
+        this.markDown(`flush failed: ${(error as Error).message}`);
+        return;
+      }
+      this.hints.clear();
+      this.#setState("up", "flushed");
+      this.#hooks.rejoined(this, "flushed");
+      return;
+    }
+    if (this.hints.size > 0) {
+      this.#setState("recovering", `replaying ${this.hints.size} missed writes`);
+      const ok = await this.#replay();
+      if (!ok) return;
+      this.#setState("up", "hints replayed");
+      this.#hooks.rejoined(this, "replayed");
+      return;
+    }
+    this.#setState("up", "probe succeeded");
+    this.#hooks.rejoined(this, "clean");
+  }
+
+  #replayTimer: ReturnType<typeof setTimeout> | undefined;
+
+  #scheduleReplay(): void {
+    if (this.#replayTimer || this.#replaying || this.#closed) return;
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined;
+      void this.#replay();
+    }, 10);
+    this.#replayTimer.unref?.();
+  }
+
+  /** Deletes hinted keys on the server, batch by batch. Resolves false if the server failed meanwhile. */
+  async #replay(): Promise<boolean> {
+    if (this.#replaying) return false;
+    this.#replaying = true;
+    try {
+      while (!this.#closed && this.reachable && this.hints.size > 0 && !this.hints.overflowed) {
+        const batch = this.hints.peek(this.#settings.replayBatch);
+        const results = await Promise.allSettled(batch.map((k) => this.transport.delete(k)));
+        let failed: unknown;
+        results.forEach((r, i) => {
+          if (r.status === "fulfilled") this.hints.settle(batch[i]!);
+          else failed ??= r.reason;
+        });
+        if (failed !== undefined) {
+          this.failed(failed);
+          if (!this.reachable) return false;
+        }
+      }
+      return !this.hints.overflowed && this.hints.size === 0;
+    } finally {
+      this.#replaying = false;
+      if (this.hints.overflowed && this.#state === "up") {
+        // Overflow while up (a burst of failures without being marked down): a flush is the only safe repair.
+        void this.#flushWhileUp();
+      }
+    }
+  }
+
+  async #flushWhileUp(): Promise<void> {
+    this.#setState("recovering", "hint log overflowed: flushing");
+    try {
+      await this.transport.flush();
+      this.hints.clear();
+      this.#setState("up", "flushed");
+      this.#hooks.rejoined(this, "flushed");
+    } catch (error) {
+      this.#hooks.error(this, error);
+      this.markDown(`flush failed: ${(error as Error).message}`);
+    }
+  }
+}
