@@ -25,6 +25,8 @@ export {
 } from "./errors.js";
 export type { KeyHashing } from "./keys.js";
 export { assertValidKey, keyProblem, MAX_KEY_BYTES } from "./keys.js";
+export type { MemoryItemView, MemoryTransportOperation, MemoryTransportOptions } from "./memory-transport.js";
+export { MemoryTransport } from "./memory-transport.js";
 export type { HealthOptions, PairClientOptions, RepairMode, WritePolicy } from "./options.js";
 export { DEFAULTS } from "./options.js";
 export type {
@@ -33,7 +35,10 @@ export type {
   CounterOptions,
   OperationOptions,
   PairClientEvents,
+  RewarmOptions,
+  RewarmProgress,
   ServerStatsSnapshot,
+  ServerStatus,
   SetOptions,
 } from "./pair-client.js";
 export { channels, PairClient } from "./pair-client.js";
@@ -43,6 +48,7 @@ export { FETCH_DEFAULTS } from "./read-through.js";
 export type { Ring, RingKind } from "./ring.js";
 export { createRing } from "./ring.js";
 export type { ServerState } from "./server-node.js";
+export { DRAIN_KEY } from "./server-node.js";
 export type { ServerSpec } from "./servers.js";
 export { parseServers } from "./servers.js";
 export type {

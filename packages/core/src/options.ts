@@ -48,6 +48,13 @@ export interface HealthOptions {
    * @default "flush"
    */
   rejoin?: "flush" | "replay";
+  /**
+   * Interval of the background check of each reachable server, in ms: it learns the server's pid (to tell a
+   * restart from a pause later) and sees the operator's drain marker. Drains reach every client within about this
+   * time. 0 disables the check (and drain detection).
+   * @default 1000
+   */
+  checkInterval?: number;
 }
 
 export interface PairClientOptions {
@@ -97,6 +104,13 @@ export interface PairClientOptions {
   /** Largest encoded value accepted, in bytes. @default the smallest `maxValueSize` of the transports */
   maxValueSize?: number;
   health?: HealthOptions;
+  /**
+   * Active rewarm: when a server comes back empty, copy to it the keys it should hold from its partners, at most
+   * `rate` keys/s (see `PairClient.rewarm`). Enable it in one process of the fleet (or run `mcpair rewarm`): every
+   * process that has it enabled copies, which is safe but wasteful.
+   * @default false
+   */
+  rewarm?: false | { rate?: number; concurrency?: number };
   /** Injectable clock (ms) and randomness, for tests. */
   now?: () => number;
   random?: () => number;
@@ -137,6 +151,7 @@ export const DEFAULTS = {
   maxProbeInterval: 10_000,
   probeBackoff: 1.5,
   replayBatch: 256,
+  checkInterval: 1000,
 } as const;
 
 function int(name: string, value: unknown, min: number, max: number): number {
@@ -234,6 +249,10 @@ export function resolveOptions(o: PairClientOptions): ResolvedOptions {
       probeBackoff,
       replayBatch: DEFAULTS.replayBatch,
       rejoin: oneOf("health.rejoin", h.rejoin ?? "flush", ["flush", "replay"] as const),
+      checkInterval:
+        h.checkInterval === 0
+          ? 0
+          : int("health.checkInterval", h.checkInterval ?? DEFAULTS.checkInterval, 50, 600_000),
     }),
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,

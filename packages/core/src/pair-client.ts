@@ -1,15 +1,16 @@
 import diagnostics from "node:diagnostics_channel";
-import type { EncodedValue } from "./codec.js";
+import { type EncodedValue, FLAGS } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import {
   ClientClosedError,
   InvalidArgumentError,
   ReplicationError,
+  ServerError,
   ServerUnavailableError,
   ValueTooLargeError,
 } from "./errors.js";
 import { type PairClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { type RepairOutcome, repairItem } from "./read-repair.js";
+import { type RepairOutcome, repairItem, returnStaleToken } from "./read-repair.js";
 import {
   type FetchOptions,
   type ReadThroughCounters,
@@ -18,11 +19,12 @@ import {
   resolveFetchOptions,
 } from "./read-through.js";
 import { createRing, type Ring } from "./ring.js";
-import { ServerNode, type ServerState } from "./server-node.js";
+import { DRAIN_KEY, ServerNode, type ServerState } from "./server-node.js";
 import { parseServers } from "./servers.js";
 import type {
   SetMode,
   Transport,
+  TransportArithmeticOptions,
   TransportDeleteOptions,
   TransportGetOptions,
   TransportItem,
@@ -81,7 +83,51 @@ export interface ClientStats {
   /** Loads done without the cache because no replica answered. */
   uncachedLoads: number;
   stateChanges: number;
+  /** Active rewarms, running or finished. */
+  rewarm: RewarmProgress[];
   servers: ServerStatsSnapshot[];
+}
+
+export interface RewarmOptions {
+  /** Keys copied per second at most. @default 1000 */
+  rate?: number;
+  /** Copies in flight at most. @default 16 */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+export interface RewarmProgress {
+  server: string;
+  /** Keys listed by the partners' metadump. */
+  scanned: number;
+  /** Keys the rewarmed server should hold. */
+  candidates: number;
+  copied: number;
+  /** Already there, or changed meanwhile (newer data is never overwritten). */
+  conflicts: number;
+  skipped: number;
+  failed: number;
+  startedAt: number;
+  finishedAt: number | undefined;
+}
+
+/** One server's state as seen by {@link PairClient.status}. */
+export interface ServerStatus {
+  name: string;
+  address: string;
+  /** Health as this client sees it. */
+  state: ServerState;
+  hints: number;
+  reachable: boolean;
+  /** The operator's drain marker is on the server. */
+  draining: boolean;
+  drain?: { reason?: string; since?: string } | undefined;
+  items?: number;
+  /** get_hits / (get_hits + get_misses) since the server started. */
+  hitRatio?: number | undefined;
+  pid?: number;
+  uptime?: number;
+  error?: string;
 }
 
 export interface ServerStatsSnapshot {
@@ -118,11 +164,10 @@ export const channels = {
   hintOverflow: diagnostics.channel("mcpair:hint-overflow"),
 } as const;
 
-// Request shapes, allocated once: the hot read asks only for value and flags; a read that follows a miss also asks
-// for the CAS and the remaining TTL, which a write-back needs.
-const PLAIN_GET: TransportGetOptions = Object.freeze({});
-const REPAIR_SOURCE_GET: TransportGetOptions = Object.freeze({ cas: true, ttl: true });
-const CAS_GET: TransportGetOptions = Object.freeze({ cas: true });
+// One request shape, allocated once. Every read asks for the CAS and the remaining TTL besides value and flags: a
+// write-back needs both from its source, and a reader that is handed a stale item's refresh token needs both to give
+// it back (`returnStaleToken`).
+const GET: TransportGetOptions = Object.freeze({ cas: true, ttl: true });
 
 /**
  * A memcached lease placeholder: memcached creates it with flags 0 and no value. mcpair's codec never writes flags 0,
@@ -174,6 +219,7 @@ export class PairClient extends Emitter<PairClientEvents> {
   #inflight = new Map<string, Promise<unknown>>();
   #background = new Set<Promise<unknown>>();
   #pendingRepairs = new Set<Promise<void>>();
+  #rewarms = new Map<string, RewarmProgress>();
   #closed = false;
 
   constructor(options: PairClientOptions) {
@@ -210,12 +256,18 @@ export class PairClient extends Emitter<PairClientEvents> {
     this.#errors = this.#nodes.map(() => 0);
     this.#maxValueSize =
       this.options.maxValueSize ?? Math.min(...this.#nodes.map((n) => n.transport.maxValueSize));
-    // Learn each server's process id now, so that a later outage can tell "restarted empty" from "kept old data".
+    // Learn each server's process id now, so that a later outage can tell "restarted empty" from "kept old data",
+    // then keep checking in the background (pid, operator drain marker).
     for (const node of this.#nodes) {
-      node.transport.stats().then(
-        (s) => node.notePid(s.pid),
-        (error) => node.failed(error),
-      );
+      void node.check();
+      node.startChecks();
+    }
+    if (options.rewarm) {
+      const rewarm = options.rewarm;
+      this.on("rejoin", (e) => {
+        if (e.how === "restarted" || e.how === "flushed")
+          void this.rewarm(e.server, rewarm).catch(() => undefined);
+      });
     }
   }
 
@@ -264,7 +316,7 @@ export class PairClient extends Emitter<PairClientEvents> {
   ): Promise<{ value: T; token: CasToken } | undefined> {
     this.#assertOpen();
     const k = this.options.mapKey(key);
-    const hit = await this.#readFrom(k, options?.signal, true);
+    const hit = await this.#readFrom(k, options?.signal);
     if (hit === null) return undefined;
     return {
       value: this.options.codec.decode(hit.item.value, hit.item.flags) as T,
@@ -273,7 +325,7 @@ export class PairClient extends Emitter<PairClientEvents> {
   }
 
   async #read(k: string, signal: AbortSignal | undefined): Promise<TransportItem | null> {
-    const hit = await this.#readFrom(k, signal, false);
+    const hit = await this.#readFrom(k, signal);
     return hit === null ? null : hit.item;
   }
 
@@ -285,7 +337,6 @@ export class PairClient extends Emitter<PairClientEvents> {
   async #readFrom(
     k: string,
     signal: AbortSignal | undefined,
-    wantCas: boolean,
   ): Promise<{ item: TransportItem; node: ServerNode } | null> {
     const list = this.#ring.replicas(k, this.options.replicas);
     let missed: ServerNode[] | undefined;
@@ -297,10 +348,9 @@ export class PairClient extends Emitter<PairClientEvents> {
         if (i === 0) this.#stats.failovers++;
         continue;
       }
-      const base = missed !== undefined ? REPAIR_SOURCE_GET : wantCas ? CAS_GET : PLAIN_GET;
       let item: TransportItem | null;
       try {
-        item = await node.transport.get(k, signal ? { ...base, cas: base.cas || wantCas, signal } : base);
+        item = await node.transport.get(k, signal ? { ...GET, signal } : GET);
         node.succeeded();
       } catch (error) {
         if (signal?.aborted) throw error;
@@ -317,7 +367,10 @@ export class PairClient extends Emitter<PairClientEvents> {
       }
       // A stale marker (an invalidation in progress) or someone's lease placeholder: not a value, and not ours to
       // fill, so neither returned nor a write-back target.
-      if (item.stale || isPlaceholder(item)) continue;
+      if (item.stale || isPlaceholder(item)) {
+        returnStaleToken(node, k, item);
+        continue;
+      }
       if (missed === undefined && i === 0) this.#stats.hitsPrimary++;
       else this.#stats.hitsReplica++;
       if (missed !== undefined && this.options.repair !== "off") {
@@ -589,6 +642,20 @@ export class PairClient extends Emitter<PairClientEvents> {
         flags: enc.flags,
         signal: options?.signal,
       });
+      if (result === "not_stored" && mode === "add") {
+        // A lease placeholder or a stale marker is not a value: `add` wins over it (the lease holder's CAS-guarded
+        // store then fails, which is what a lease is for).
+        const current = await auth.transport.get(k, {
+          cas: true,
+          ttl: true,
+          value: false,
+          signal: options?.signal,
+        });
+        if (current !== null && (isPlaceholder(current) || current.stale)) {
+          const opts = { ttl, flags: enc.flags, cas: current.cas, signal: options?.signal };
+          result = await auth.transport.set(k, enc.bytes, opts);
+        }
+      }
       auth.succeeded();
     } catch (error) {
       auth.failed(error);
@@ -643,7 +710,22 @@ export class PairClient extends Emitter<PairClientEvents> {
     const auth = this.#authority(k, list);
     let r: { value: bigint } | null;
     try {
-      r = await auth.transport.arithmetic(k, { mode, delta: d, initial, ttl, signal: options?.signal });
+      const op = { mode, delta: d, initial, ttl, signal: options?.signal };
+      r = await this.#counterOp(auth, k, op);
+      if (r === null) {
+        // The authority lost the counter (restarted, say) but a later replica may still hold it: copy it back with
+        // the lease-guarded write-back first, so a failover does not reset counters.
+        for (const i of list) {
+          const node = this.#nodes[i]!;
+          if (node === auth || !node.readable(k)) continue;
+          const item = await node.transport.get(k, GET).catch(() => null);
+          if (item === null || item.stale || isPlaceholder(item)) continue;
+          const ctx = { maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl };
+          await repairItem(ctx, k, node, item, auth);
+          r = await this.#counterOp(auth, k, op);
+          break;
+        }
+      }
       auth.succeeded();
     } catch (error) {
       auth.failed(error);
@@ -656,6 +738,23 @@ export class PairClient extends Emitter<PairClientEvents> {
     // Raw decimal with flags 0, as memcached itself stores counters, so incr keeps working on every copy.
     await this.#onEach(k, others, (t) => t.set(k, text, { ttl, flags: 0 }));
     return Number(r.value);
+  }
+
+  /** `ma` on the authority; a lease placeholder there counts as a miss (it is removed if still the same). */
+  async #counterOp(
+    auth: ServerNode,
+    k: string,
+    op: TransportArithmeticOptions,
+  ): Promise<{ value: bigint } | null> {
+    try {
+      return await auth.transport.arithmetic(k, op);
+    } catch (error) {
+      if (!(error instanceof ServerError)) throw error;
+      const current = await auth.transport.get(k, { cas: true, value: false, signal: op.signal });
+      if (current === null || !isPlaceholder(current)) throw error;
+      await auth.transport.delete(k, { cas: current.cas, signal: op.signal });
+      return auth.transport.arithmetic(k, op);
+    }
   }
 
   /** Sets a new lifetime on every replica. Resolves whether any replica had the key. */
@@ -820,6 +919,168 @@ export class PairClient extends Emitter<PairClientEvents> {
     return { bytes, flags: 0 };
   }
 
+  // ─── maintenance: drain, status, rewarm ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Announces maintenance of `server` to every client process: writes the drain marker on the server itself. Each
+   * client stops reading it within its `health.checkInterval` (writes continue, so an aborted maintenance leaves no
+   * stale data). The drain ends by itself when the server comes back empty from its reboot, or after `ttl` seconds.
+   */
+  async drain(server: string, options?: { ttl?: number; reason?: string }): Promise<void> {
+    this.#assertOpen();
+    const node = this.#node(server);
+    const ttl = this.#ttl(options?.ttl ?? 3600);
+    const marker = new TextEncoder().encode(
+      JSON.stringify({
+        reason: options?.reason ?? "maintenance",
+        since: new Date(this.options.now()).toISOString(),
+      }),
+    );
+    await node.transport.set(DRAIN_KEY, marker, { ttl, flags: FLAGS.json });
+    node.setDraining(true);
+  }
+
+  /** Removes the drain marker: clients read the server again after their next check. */
+  async undrain(server: string): Promise<void> {
+    this.#assertOpen();
+    const node = this.#node(server);
+    await node.transport.delete(DRAIN_KEY);
+    node.setDraining(false);
+  }
+
+  /** Asks every server for its state: health as this client sees it, drain marker, items, hit ratio, process. */
+  async status(): Promise<ServerStatus[]> {
+    this.#assertOpen();
+    return Promise.all(
+      this.#nodes.map(async (node): Promise<ServerStatus> => {
+        const base = {
+          name: node.name,
+          address: node.transport.address,
+          state: node.state,
+          hints: node.hints.size,
+        };
+        try {
+          const [stats, marker] = await Promise.all([node.transport.stats(), node.transport.get(DRAIN_KEY)]);
+          const hits = Number(stats.raw.get_hits ?? 0);
+          const misses = Number(stats.raw.get_misses ?? 0);
+          let drain: { reason?: string; since?: string } | undefined;
+          if (marker && !marker.stale && marker.value.length > 0) {
+            try {
+              drain = JSON.parse(new TextDecoder().decode(marker.value)) as {
+                reason?: string;
+                since?: string;
+              };
+            } catch {
+              drain = {};
+            }
+          }
+          return {
+            ...base,
+            reachable: true,
+            draining: drain !== undefined,
+            drain,
+            items: stats.currItems,
+            hitRatio: hits + misses === 0 ? undefined : hits / (hits + misses),
+            pid: stats.pid,
+            uptime: stats.uptime,
+          };
+        } catch (error) {
+          return { ...base, reachable: false, draining: false, error: (error as Error).message };
+        }
+      }),
+    );
+  }
+
+  /**
+   * Copies to `server` exactly the keys it should hold, read from its partners' `lru_crawler metadump`, at most
+   * `rate` keys per second. Each copy is a lease-guarded write-back (see `read-repair.ts`) with the source's remaining
+   * TTL, so it never overwrites newer data or resurrects a deleted key. Progress is in `stats().rewarm`.
+   */
+  async rewarm(server: string, options?: RewarmOptions): Promise<RewarmProgress> {
+    this.#assertOpen();
+    const target = this.#node(server);
+    const rate = options?.rate ?? 1000;
+    const concurrency = options?.concurrency ?? 16;
+    if (!(rate > 0) || !Number.isFinite(rate))
+      throw new InvalidArgumentError(
+        `rewarm: "rate" must be a positive number of keys per second, got ${String(rate)}`,
+      );
+    if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+      throw new InvalidArgumentError(
+        `rewarm: "concurrency" must be a whole number from 1 to 1024, got ${String(concurrency)}`,
+      );
+    }
+    const progress: RewarmProgress = {
+      server: target.name,
+      scanned: 0,
+      candidates: 0,
+      copied: 0,
+      conflicts: 0,
+      skipped: 0,
+      failed: 0,
+      startedAt: this.options.now(),
+      finishedAt: undefined,
+    };
+    this.#rewarms.set(target.name, progress);
+    const ctx = { maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl };
+    const inflight = new Set<Promise<void>>();
+    const interval = 1000 / rate;
+    let nextAt = this.options.now();
+    for (const source of this.#nodes) {
+      if (source === target || !source.reachable) continue;
+      for await (const entry of source.transport.dump()) {
+        if (this.#closed || options?.signal?.aborted) break;
+        progress.scanned++;
+        const k = entry.key;
+        if (k === DRAIN_KEY) continue;
+        const list = this.#ring.replicas(k, this.options.replicas);
+        // Copy only keys the target should hold, and only from the first partner that holds them (no duplicate work).
+        if (!list.includes(target.index)) continue;
+        const firstSource = list.find((i) => i !== target.index && this.#nodes[i]!.reachable);
+        if (firstSource !== source.index) continue;
+        progress.candidates++;
+        const wait = nextAt - this.options.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        nextAt = Math.max(nextAt, this.options.now()) + interval;
+        while (inflight.size >= concurrency) await Promise.race(inflight);
+        const job = (async () => {
+          let item: TransportItem | null;
+          try {
+            item = await source.transport.get(k, GET);
+          } catch {
+            progress.failed++;
+            return;
+          }
+          if (item === null || item.stale || isPlaceholder(item)) {
+            if (item !== null) returnStaleToken(source, k, item);
+            progress.skipped++;
+            return;
+          }
+          const outcome = await repairItem(ctx, k, source, item, target).catch(() => "failed" as const);
+          if (outcome === "repaired") progress.copied++;
+          else if (outcome === "conflict") progress.conflicts++;
+          else if (outcome === "failed") progress.failed++;
+          else progress.skipped++;
+        })();
+        inflight.add(job);
+        void job.finally(() => inflight.delete(job));
+      }
+    }
+    await Promise.all(inflight);
+    progress.finishedAt = this.options.now();
+    return { ...progress };
+  }
+
+  #node(server: string): ServerNode {
+    const node = this.#byName.get(server) ?? this.#nodes.find((n) => n.transport.address === server);
+    if (!node) {
+      throw new InvalidArgumentError(
+        `unknown server ${JSON.stringify(server)}; configured: ${this.#nodes.map((n) => n.name).join(", ")}`,
+      );
+    }
+    return node;
+  }
+
   // ─── lifecycle and observability ─────────────────────────────────────────────────────────────────────────────────
 
   /** Counters since the client was created, plus each server's health. */
@@ -827,6 +1088,7 @@ export class PairClient extends Emitter<PairClientEvents> {
     return {
       ...this.#stats,
       ...this.#readThrough,
+      rewarm: [...this.#rewarms.values()].map((r) => ({ ...r })),
       servers: this.#nodes.map((n) => ({
         name: n.name,
         address: n.transport.address,

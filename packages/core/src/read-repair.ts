@@ -30,6 +30,20 @@ import { copyTtl } from "./ttl.js";
  */
 export type RepairOutcome = "repaired" | "conflict" | "skipped" | "failed";
 
+/**
+ * memcached hands the refresh token of a stale item (`X W`) to its *first reader*, with or without `N`. A reader that
+ * is not going to refresh it (a plain `get`, a repair step, a rewarm scan) must hand the token back, or the callers
+ * that would refresh it (`fetch`) all see `Z` and serve the stale value until it expires. Invalidating it again does
+ * that: it resets the token (and bumps the CAS). The CAS guard leaves a refresh that already stored untouched.
+ */
+export function returnStaleToken(node: ServerNode, key: string, item: TransportItem): void {
+  if (!item.stale || !item.win) return;
+  node.transport.delete(key, { cas: item.cas, invalidate: Math.max(1, item.ttl ?? 30) }).then(
+    () => node.succeeded(),
+    () => undefined,
+  );
+}
+
 export interface RepairContext {
   maxTtl: number;
   leaseTtl: number;
@@ -47,7 +61,7 @@ export async function repairItem(
   if (!target.reachable || !source.reachable) return "skipped";
   let lease: TransportItem | null;
   try {
-    lease = await target.transport.get(key, { lease: ctx.leaseTtl, cas: true, value: false });
+    lease = await target.transport.get(key, { lease: ctx.leaseTtl, cas: true, ttl: true, value: false });
     target.succeeded();
   } catch (error) {
     target.failed(error);
@@ -55,6 +69,7 @@ export async function repairItem(
   }
   if (lease === null || !lease.win || lease.stale || lease.flags !== 0) {
     // A real item, a stale marker, or someone else's lease: another writer owns this key on the target now.
+    if (lease !== null) returnStaleToken(target, key, lease);
     return "conflict";
   }
   const placeholderCas = lease.cas;
@@ -67,7 +82,7 @@ export async function repairItem(
   };
   let current: TransportItem | null;
   try {
-    current = await source.transport.get(key, { cas: true, value: false });
+    current = await source.transport.get(key, { cas: true, ttl: true, value: false });
     source.succeeded();
   } catch (error) {
     source.failed(error);
@@ -75,6 +90,7 @@ export async function repairItem(
     return "failed";
   }
   if (current === null || current.stale || current.cas !== item.cas) {
+    if (current !== null) returnStaleToken(source, key, current);
     await release();
     return "conflict";
   }

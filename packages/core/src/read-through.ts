@@ -1,5 +1,6 @@
 import type { EncodedValue } from "./codec.js";
 import { InvalidArgumentError, ServerUnavailableError } from "./errors.js";
+import { returnStaleToken } from "./read-repair.js";
 import type { ServerNode } from "./server-node.js";
 import type { TransportItem } from "./transport.js";
 
@@ -230,9 +231,10 @@ async function readLaterReplicas(engine: ReadThroughEngine, k: string): Promise<
   const nodes = engine.replicaNodes(k).filter((n) => n.readable(k));
   for (const node of nodes.slice(1)) {
     try {
-      const item = await node.transport.get(k);
+      const item = await node.transport.get(k, { cas: true, ttl: true });
       node.succeeded();
       if (item && !item.stale && !isPlaceholder(item)) return item;
+      if (item) returnStaleToken(node, k, item);
     } catch (error) {
       node.failed(error);
     }

@@ -30,6 +30,8 @@ export interface HealthSettings {
   probeBackoff: number;
   /** Replay batch size. */
   replayBatch: number;
+  /** Interval of the background check of reachable servers (pid, drain marker), ms; 0 disables. */
+  checkInterval: number;
   /**
    * What to do when a server that was marked down comes back as the *same* process (paused, partitioned, overloaded):
    * `"flush"` empties it (every client that saw the outage does so before reading it again, which also removes old
@@ -38,6 +40,13 @@ export interface HealthSettings {
    */
   rejoin: "flush" | "replay";
 }
+
+/**
+ * The drain marker: an operator writes this key on the server itself (`mcpair drain`), and every client process sees
+ * it on its next background check, with no restart or config push. A rebooted memcached comes back empty, so the
+ * drain ends by itself when the server returns; the marker also carries a TTL in case it never goes down.
+ */
+export const DRAIN_KEY = "mcpair:drain";
 
 export interface ServerNodeHooks {
   stateChanged(node: ServerNode, from: ServerState, to: ServerState, reason: string): void;
@@ -152,8 +161,40 @@ export class ServerNode {
     else if (!draining && this.#state === "draining") this.#setState("up", "drain marker removed");
   }
 
+  #checkTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Starts the background check: every `checkInterval` (±20%), learn the pid and look for the drain marker. */
+  startChecks(): void {
+    if (this.#settings.checkInterval <= 0 || this.#closed) return;
+    const schedule = () => {
+      const delay = Math.round(this.#settings.checkInterval * (0.8 + 0.4 * this.#random()));
+      this.#checkTimer = setTimeout(() => void this.check().finally(schedule), delay);
+      this.#checkTimer.unref?.();
+    };
+    schedule();
+  }
+
+  /** One background check; also callable directly (tests, `status`). */
+  async check(): Promise<void> {
+    if (this.#closed || (this.#state !== "up" && this.#state !== "draining")) return;
+    try {
+      const [stats, marker] = await Promise.all([this.transport.stats(), this.transport.get(DRAIN_KEY)]);
+      this.succeeded();
+      if (this.#pid !== undefined && stats.pid !== this.#pid) {
+        // Restarted between two checks without any request failing: it is empty, which is safe. Hints are moot.
+        this.hints.clear();
+      }
+      this.#pid = stats.pid;
+      this.setDraining(marker !== null && !marker.stale && marker.value.length > 0);
+    } catch (error) {
+      this.failed(error);
+    }
+  }
+
   close(): void {
     this.#closed = true;
+    if (this.#checkTimer) clearTimeout(this.#checkTimer);
+    this.#checkTimer = undefined;
     if (this.#probeTimer) clearTimeout(this.#probeTimer);
     if (this.#replayTimer) clearTimeout(this.#replayTimer);
     this.#probeTimer = undefined;

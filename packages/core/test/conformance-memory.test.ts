@@ -1,0 +1,3 @@
+import { createMemoryHarness, runTransportConformance } from "../src/testing.js";
+
+runTransportConformance("MemoryTransport", async () => createMemoryHarness());
