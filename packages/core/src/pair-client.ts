@@ -510,6 +510,14 @@ export class PairClient extends Emitter<PairClientEvents> {
       decode: (item) => this.options.codec.decode(item.value, item.flags),
       now: this.options.now,
       counters: this.#readThrough,
+      hit: (primary) => {
+        if (primary) this.#stats.hitsPrimary++;
+        else this.#stats.hitsReplica++;
+      },
+      repaired: (stored) => {
+        if (stored) this.#stats.repairs++;
+        else this.#stats.repairConflicts++;
+      },
       track: (p) => {
         this.#background.add(p);
         void p.finally(() => this.#background.delete(p));

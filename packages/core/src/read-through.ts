@@ -83,6 +83,10 @@ export interface ReadThroughEngine {
   decode(item: TransportItem): unknown;
   now(): number;
   counters: ReadThroughCounters;
+  /** A value was found on the authority (`primary`) or on a later replica. */
+  hit(primary: boolean): void;
+  /** A copy found on a later replica was written back under our lease (`stored`) or refused. */
+  repaired(stored: boolean): void;
   /** Tracks a background refresh so `close()` can wait for it. */
   track(p: Promise<unknown>): void;
 }
@@ -139,8 +143,10 @@ export async function readThrough(
       const k = pending[i]!;
       const poll = polls[i]!;
       if (poll.kind === "unavailable") unavailable.push(k);
-      else if (poll.kind === "hit") result.set(k, engine.decode(poll.item));
-      else if (poll.kind === "win") winners.push({ k, lease: poll.lease, stale: poll.stale });
+      else if (poll.kind === "hit") {
+        engine.hit(true);
+        result.set(k, engine.decode(poll.item));
+      } else if (poll.kind === "win") winners.push({ k, lease: poll.lease, stale: poll.stale });
       else if (poll.stale && o.swr) {
         engine.counters.staleServed++;
         result.set(k, engine.decode(poll.stale));
@@ -178,7 +184,10 @@ export async function readThrough(
       const found = await Promise.all(pending.map((k) => readLaterReplicas(engine, k)));
       pending = pending.filter((k, i) => {
         const item = found[i];
-        if (item) result.set(k, engine.decode(item));
+        if (item) {
+          engine.hit(false);
+          result.set(k, engine.decode(item));
+        }
         return !item;
       });
       if (pending.length === 0) break;
@@ -279,11 +288,13 @@ async function refresh(
   winners.forEach((w, i) => {
     const found = others[i]!.found;
     if (found) {
+      engine.hit(false);
       out.set(w.k, engine.decode(found));
       // A copy keeps the source's remaining lifetime (never more than the caller's TTL).
       const ttl = found.ttl === undefined || found.ttl < 0 ? o.ttl : Math.min(found.ttl, o.ttl);
+      const copy = { bytes: found.value, flags: found.flags };
       writes.push(
-        storeUnderLeases(w.k, { bytes: found.value, flags: found.flags }, w.lease, others[i]!.leases, ttl),
+        storeUnderLeases(w.k, copy, w.lease, others[i]!.leases, ttl).then((ok) => engine.repaired(ok)),
       );
     } else toLoad.push(w.k);
   });
@@ -317,7 +328,7 @@ async function refresh(
         writes.push(releaseAll(w.lease, others[i]!.leases, w.k));
         return;
       }
-      writes.push(storeUnderLeases(w.k, enc, w.lease, others[i]!.leases, o.ttl));
+      writes.push(storeUnderLeases(w.k, enc, w.lease, others[i]!.leases, o.ttl).then(() => undefined));
     });
   }
   await Promise.all(writes);
@@ -331,7 +342,7 @@ async function storeUnderLeases(
   authority: Lease,
   others: readonly Lease[],
   ttl: number,
-): Promise<void> {
+): Promise<boolean> {
   const t = Math.max(1, ttl);
   let ok = false;
   try {
@@ -347,7 +358,7 @@ async function storeUnderLeases(
   }
   if (!ok) {
     await Promise.all(others.map((l) => release(l, k)));
-    return;
+    return false;
   }
   await Promise.all(
     others.map(async (l) => {
@@ -359,6 +370,7 @@ async function storeUnderLeases(
       }
     }),
   );
+  return true;
 }
 
 async function release(lease: Lease, k: string): Promise<void> {

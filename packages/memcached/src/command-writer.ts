@@ -1,0 +1,389 @@
+import {
+  InvalidArgumentError,
+  InvalidKeyError,
+  InvalidTtlError,
+  type SetMode,
+  ValueTooLargeError,
+} from "@mcpair/core";
+import { MAX_KEY_BYTES, MAX_TTL } from "./defaults.js";
+
+/**
+ * Encodes commands straight into a byte slab, so that every command issued in one event-loop turn leaves in a single
+ * `socket.write` of one contiguous buffer.
+ *
+ * ```
+ *  slab: [ handed to the socket ........ | pending (not yet written) | free ............ ]
+ *                                        ^start                      ^end
+ * ```
+ *
+ * `take()` hands `[start, end)` to the socket and never touches those bytes again (the socket may still hold them);
+ * when the free part is too small a new slab is allocated and only the pending part moves. Nothing reaches the socket
+ * before an encoder returns, and an encoder that throws (bad key, TTL, value) leaves `end` where it was: a rejected
+ * command can never put a single byte on the wire.
+ *
+ * Keys are checked byte-wise here even though the engine validates them too: any byte <= 0x20 or 0x7f, or more than
+ * 250 bytes, is refused, so a key can never end a command line early and inject a second command.
+ */
+
+const SLAB_SIZE = 64 * 1024;
+/** Upper bound for everything on a command line except the key (3 uint64 tokens and a handful of flags). */
+const LINE_HEADROOM = 160;
+
+const MAX_U64 = 0xffffffffffffffffn;
+
+/** Request flags for `mg`. */
+export const WANT_VALUE = 1;
+export const WANT_CAS = 2;
+export const WANT_TTL = 4;
+
+const MODE_BYTE: Record<SetMode, number> = {
+  set: 0,
+  add: 0x45, // E
+  replace: 0x52, // R
+  append: 0x41, // A
+  prepend: 0x50, // P
+};
+
+export class CommandWriter {
+  #buf: Buffer = Buffer.allocUnsafe(SLAB_SIZE);
+  #start = 0;
+  #end = 0;
+
+  /** Bytes encoded and not yet handed to the socket. */
+  get size(): number {
+    return this.#end - this.#start;
+  }
+
+  /** Hands the pending bytes over (the caller writes them) and starts a new pending region. */
+  take(): Buffer | null {
+    if (this.#end === this.#start) return null;
+    const out = this.#buf.subarray(this.#start, this.#end);
+    this.#start = this.#end;
+    return out;
+  }
+
+  /** Drops the pending bytes (their requests were rejected). */
+  reset(): void {
+    this.#end = this.#start;
+  }
+
+  /** Removes `length` pending bytes at `offset` (relative to the pending region): a request cancelled unwritten. */
+  remove(offset: number, length: number): void {
+    const from = this.#start + offset;
+    this.#buf.copyWithin(from, from + length, this.#end);
+    this.#end -= length;
+  }
+
+  /** Makes room for `n` more bytes and returns the write position. */
+  #reserve(n: number): number {
+    if (this.#end + n <= this.#buf.length) return this.#end;
+    const pending = this.#end - this.#start;
+    const next = Buffer.allocUnsafe(Math.max(SLAB_SIZE, pending + n));
+    if (pending > 0) this.#buf.copy(next, 0, this.#start, this.#end);
+    this.#buf = next;
+    this.#start = 0;
+    this.#end = pending;
+    return pending;
+  }
+
+  /** `mg <key> [v] f [c] [t] [N<lease>]` */
+  get(key: string, want: number, lease: number | undefined): void {
+    let p = this.#reserve(LINE_HEADROOM + keyRoom(key));
+    const buf = this.#buf;
+    buf[p++] = 0x6d; // m
+    buf[p++] = 0x67; // g
+    buf[p++] = 0x20;
+    p = writeKey(buf, p, key);
+    // memcached emits return flags in request order while it applies N in the same pass: `t` before `N` would
+    // report the placeholder's TTL as -1. N goes first.
+    if (lease !== undefined) {
+      checkTtl(lease, "lease");
+      buf[p++] = 0x20;
+      buf[p++] = 0x4e; // N
+      p = writeUint(buf, p, lease);
+    }
+    if ((want & WANT_VALUE) !== 0) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x76; // v
+    }
+    buf[p++] = 0x20;
+    buf[p++] = 0x66; // f
+    if ((want & WANT_CAS) !== 0) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x63; // c
+    }
+    if ((want & WANT_TTL) !== 0) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x74; // t
+    }
+    buf[p++] = 13;
+    buf[p++] = 10;
+    this.#end = p;
+  }
+
+  /**
+   * Classic `touch <key> <ttl>` (TOUCHED / NOT_FOUND). Not `mg <key> T<ttl>`: on a stale item that hands the win
+   * token to the toucher (`HD X W`), and the next reader, who should refill the item, would see `Z` instead.
+   */
+  touch(key: string, ttl: number): void {
+    checkTtl(ttl, "ttl");
+    let p = this.#reserve(LINE_HEADROOM + keyRoom(key));
+    const buf = this.#buf;
+    p = writeAscii(buf, p, "touch ");
+    p = writeKey(buf, p, key);
+    buf[p++] = 0x20;
+    p = writeUint(buf, p, ttl);
+    buf[p++] = 13;
+    buf[p++] = 10;
+    this.#end = p;
+  }
+
+  /** `ms <key> <len> T<ttl> [F<flags>] [C<cas>] [M<mode>]` + data block. */
+  set(
+    key: string,
+    value: Uint8Array,
+    ttl: number,
+    flags: number | undefined,
+    cas: bigint | undefined,
+    mode: SetMode | undefined,
+    maxValueSize: number,
+  ): void {
+    if (!(value instanceof Uint8Array)) {
+      throw new InvalidArgumentError("set: value must be a Uint8Array (or Buffer)");
+    }
+    const size = value.length;
+    if (size > maxValueSize) throw new ValueTooLargeError(key, size, maxValueSize);
+    checkTtl(ttl, "ttl");
+    if (flags !== undefined && (typeof flags !== "number" || flags >>> 0 !== flags)) {
+      throw new InvalidArgumentError(
+        `set: options.flags must be an integer between 0 and 4294967295; got ${flags}`,
+      );
+    }
+    let modeByte = 0;
+    if (mode !== undefined) {
+      const m = MODE_BYTE[mode];
+      if (m === undefined || !Object.hasOwn(MODE_BYTE, mode)) {
+        throw new InvalidArgumentError(
+          `set: options.mode must be "set", "add", "replace", "append" or "prepend"; got ${String(mode)}`,
+        );
+      }
+      modeByte = m;
+    }
+    if (cas !== undefined) checkU64(cas, "set: options.cas");
+
+    let p = this.#reserve(LINE_HEADROOM + keyRoom(key) + size + 2);
+    const buf = this.#buf;
+    buf[p++] = 0x6d; // m
+    buf[p++] = 0x73; // s
+    buf[p++] = 0x20;
+    p = writeKey(buf, p, key);
+    buf[p++] = 0x20;
+    p = writeUint(buf, p, size);
+    buf[p++] = 0x20;
+    buf[p++] = 0x54; // T
+    p = writeUint(buf, p, ttl);
+    if (flags !== undefined && flags !== 0) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x46; // F
+      p = writeUint(buf, p, flags);
+    }
+    if (cas !== undefined) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x43; // C
+      p = writeAscii(buf, p, cas.toString());
+    }
+    if (modeByte !== 0) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x4d; // M
+      buf[p++] = modeByte;
+    }
+    buf[p++] = 13;
+    buf[p++] = 10;
+    if (size > 0) {
+      if (size < 64) for (let i = 0; i < size; i++) buf[p + i] = value[i]!;
+      else buf.set(value, p);
+      p += size;
+    }
+    buf[p++] = 13;
+    buf[p++] = 10;
+    this.#end = p;
+  }
+
+  /** `md <key> [C<cas>] [I T<s>]` */
+  delete(key: string, cas: bigint | undefined, invalidate: number | undefined): void {
+    if (cas !== undefined) checkU64(cas, "delete: options.cas");
+    if (invalidate !== undefined) checkTtl(invalidate, "invalidate");
+    let p = this.#reserve(LINE_HEADROOM + keyRoom(key));
+    const buf = this.#buf;
+    buf[p++] = 0x6d; // m
+    buf[p++] = 0x64; // d
+    buf[p++] = 0x20;
+    p = writeKey(buf, p, key);
+    if (cas !== undefined) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x43; // C
+      p = writeAscii(buf, p, cas.toString());
+    }
+    if (invalidate !== undefined) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x49; // I
+      buf[p++] = 0x20;
+      buf[p++] = 0x54; // T
+      p = writeUint(buf, p, invalidate);
+    }
+    buf[p++] = 13;
+    buf[p++] = 10;
+    this.#end = p;
+  }
+
+  /** `ma <key> v c [MD] [D<delta>] [N<ttl> J<initial>]` */
+  arithmetic(
+    key: string,
+    decr: boolean,
+    delta: bigint | undefined,
+    initial: bigint | undefined,
+    ttl: number | undefined,
+  ): void {
+    if (delta !== undefined) checkU64(delta, "arithmetic: options.delta");
+    if (initial !== undefined) {
+      checkU64(initial, "arithmetic: options.initial");
+      // memcached's auto-create (N) takes the TTL as its argument, and mcpair never sends 0 ("no expiry").
+      if (ttl === undefined) {
+        throw new InvalidArgumentError("arithmetic: options.ttl is required together with options.initial");
+      }
+    }
+    if (ttl !== undefined) checkTtl(ttl, "ttl");
+    let p = this.#reserve(LINE_HEADROOM + keyRoom(key));
+    const buf = this.#buf;
+    buf[p++] = 0x6d; // m
+    buf[p++] = 0x61; // a
+    buf[p++] = 0x20;
+    p = writeKey(buf, p, key);
+    buf[p++] = 0x20;
+    buf[p++] = 0x76; // v
+    buf[p++] = 0x20;
+    buf[p++] = 0x63; // c
+    if (decr) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x4d; // M
+      buf[p++] = 0x44; // D
+    }
+    if (delta !== undefined && delta !== 1n) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x44; // D
+      p = writeAscii(buf, p, delta.toString());
+    }
+    if (initial !== undefined && ttl !== undefined) {
+      buf[p++] = 0x20;
+      buf[p++] = 0x4e; // N
+      p = writeUint(buf, p, ttl);
+      buf[p++] = 0x20;
+      buf[p++] = 0x4a; // J
+      p = writeAscii(buf, p, initial.toString());
+    }
+    buf[p++] = 13;
+    buf[p++] = 10;
+    this.#end = p;
+  }
+
+  /** A fixed command line (`mn`, `version`, `stats`, `flush_all`), given as bytes. */
+  raw(bytes: Buffer): void {
+    const p = this.#reserve(bytes.length);
+    bytes.copy(this.#buf, p);
+    this.#end = p + bytes.length;
+  }
+
+  /** memcached ASCII auth: `set <username> 0 0 <len>\r\n<username> <password>\r\n`, answered `STORED`. */
+  auth(username: string, password: string): void {
+    const payload = Buffer.from(`${username} ${password}`);
+    this.raw(Buffer.concat([Buffer.from(`set ${username} 0 0 ${payload.length}\r\n`), payload, CRLF]));
+  }
+}
+
+const CRLF = Buffer.from("\r\n");
+
+export const CMD_NOOP = Buffer.from("mn\r\n");
+export const CMD_VERSION = Buffer.from("version\r\n");
+export const CMD_STATS = Buffer.from("stats\r\n");
+export const CMD_FLUSH = Buffer.from("flush_all\r\n");
+export const CMD_METADUMP = Buffer.from("lru_crawler metadump all\r\n");
+
+/**
+ * Writes `key` at `p` and returns the new position. ASCII keys (the common case) are copied in the same loop that
+ * validates them; anything else goes through the slow path.
+ */
+function writeKey(buf: Buffer, p: number, key: string): number {
+  if (typeof key !== "string" || key.length === 0) {
+    throw new InvalidKeyError(String(key), "a key must be a non-empty string");
+  }
+  const n = key.length;
+  // Every UTF-16 unit takes at least one UTF-8 byte, so this bound is exact for the "too long" direction.
+  if (n > MAX_KEY_BYTES) throw new InvalidKeyError(key, `longer than ${MAX_KEY_BYTES} bytes`);
+  for (let i = 0; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f) return writeKeySlow(buf, p, key, i);
+    buf[p + i] = c;
+  }
+  return p + n;
+}
+
+function writeKeySlow(buf: Buffer, p: number, key: string, from: number): number {
+  const n = key.length;
+  for (let i = from; i < n; i++) {
+    const c = key.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) {
+      throw new InvalidKeyError(
+        key,
+        `contains the whitespace or control character 0x${c.toString(16).padStart(2, "0")}`,
+      );
+    }
+    if (c >= 0xd800 && c <= 0xdfff) {
+      // A lone surrogate would be encoded as U+FFFD, silently mapping distinct keys onto one.
+      const next = key.charCodeAt(i + 1);
+      if (c > 0xdbff || !(next >= 0xdc00 && next <= 0xdfff)) {
+        throw new InvalidKeyError(key, "is not well-formed UTF-16 (lone surrogate)");
+      }
+      i++;
+    }
+  }
+  const bytes = Buffer.byteLength(key, "utf8");
+  if (bytes > MAX_KEY_BYTES)
+    throw new InvalidKeyError(key, `is ${bytes} bytes of UTF-8; the limit is ${MAX_KEY_BYTES}`);
+  return p + buf.write(key, p, bytes, "utf8");
+}
+
+/** Room for a key: 3 UTF-8 bytes per UTF-16 unit at most; a non-string fails in `writeKey`. */
+function keyRoom(key: string): number {
+  return typeof key === "string" ? Math.min(key.length, MAX_KEY_BYTES + 1) * 3 : 0;
+}
+
+/** Non-negative integer below 2^53 as decimal ASCII. */
+function writeUint(buf: Buffer, p: number, n: number): number {
+  if (n < 10) {
+    buf[p] = 48 + n;
+    return p + 1;
+  }
+  let digits = 1;
+  for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+  let q = p + digits;
+  for (let v = n; q > p; v = Math.floor(v / 10)) buf[--q] = 48 + (v % 10);
+  return p + digits;
+}
+
+function writeAscii(buf: Buffer, p: number, s: string): number {
+  for (let i = 0; i < s.length; i++) buf[p + i] = s.charCodeAt(i);
+  return p + s.length;
+}
+
+function checkTtl(ttl: number, what: string): void {
+  // Whole seconds, never 0 (no expiry) and never above 30 days (memcached would read an absolute Unix time).
+  if (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TTL) {
+    throw new InvalidTtlError(ttl, `${what} must be a whole number of seconds between 1 and ${MAX_TTL}`);
+  }
+}
+
+function checkU64(v: bigint, what: string): void {
+  if (typeof v !== "bigint" || v < 0n || v > MAX_U64) {
+    throw new InvalidArgumentError(`${what} must be a bigint between 0 and 2^64-1; got ${String(v)}`);
+  }
+}
