@@ -21,12 +21,9 @@ function run(cmd, args) {
 // 1. npm dependencies
 if (!existsSync(join(root, "node_modules", ".bin", "turbo"))) {
   log("node_modules missing: installing dependencies (first run only)");
-  run(
-    "npm",
-    existsSync(join(root, "package-lock.json"))
-      ? ["ci", "--no-audit", "--no-fund"]
-      : ["install", "--no-audit", "--no-fund"],
-  );
+  // `npm install`, not `npm ci`: npm 11 here writes lock files that list only the host platform's optional packages,
+  // and `npm ci` rejects those as out of sync; `npm install` still installs the locked versions.
+  run("npm", ["install", "--no-audit", "--no-fund"]);
 }
 
 // 2. memcached
