@@ -1,5 +1,5 @@
 import type { EncodedValue } from "./codec.js";
-import { InvalidArgumentError, ServerUnavailableError } from "./errors.js";
+import { AbortError, InvalidArgumentError, ServerUnavailableError } from "./errors.js";
 import { returnStaleToken } from "./read-repair.js";
 import type { ServerNode } from "./server-node.js";
 import type { TransportItem } from "./transport.js";
@@ -132,7 +132,7 @@ export async function readThrough(
   let firstRound = true;
 
   while (pending.length > 0) {
-    signal?.throwIfAborted();
+    if (signal?.aborted) throw new AbortError("fetch aborted", { cause: signal.reason });
     const winners: Array<{ k: string; lease: Lease; stale: TransportItem | undefined }> = [];
     const waiting: string[] = [];
     const unavailable: string[] = [];
@@ -394,7 +394,7 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
     }, ms);
     const onAbort = () => {
       clearTimeout(t);
-      reject(signal!.reason);
+      reject(new AbortError("fetch aborted", { cause: signal!.reason }));
     };
     signal?.addEventListener("abort", onAbort, { once: true });
   });
