@@ -1,5 +1,9 @@
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
-  test: { include: ["test/**/*.test.ts"], testTimeout: 20_000 },
+  test: {
+    reporters: ["default", ["json", { outputFile: "../../.tmp/vitest/core.json" }]],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 20_000,
+  },
 });

@@ -182,6 +182,7 @@ function isPlaceholder(item: TransportItem): boolean {
 }
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: false; skipped: true };
+const SKIPPED: Outcome = Object.freeze({ ok: false, skipped: true });
 
 /**
  * The replication engine: every key lives on an ordered list of `replicas` servers.
@@ -858,34 +859,41 @@ export class PairClient extends Emitter<PairClientEvents> {
     }
   }
 
-  /** Runs `op` on the replicas `list` in parallel; replicas that are down or fail get a hint for `k`. */
+  /**
+   * Runs `op` on the replicas `list` in parallel; replicas that are down or fail get a hint for `k`. Every request is
+   * issued before the first await (so they share one pipelined write per server), then awaited in order: cheaper on
+   * the hot path than `Promise.all` with two closures per replica.
+   */
   async #onEach(
     k: string,
     list: readonly number[],
     op: (t: Transport) => Promise<unknown>,
     hintOnFailure = true,
   ): Promise<Outcome[]> {
-    const promises = list.map((i) => {
-      const node = this.#nodes[i]!;
-      if (!node.reachable) return Promise.resolve<Outcome>({ ok: false, skipped: true });
-      return op(node.transport).then(
-        (value): Outcome => {
+    const n = list.length;
+    const pending: Array<Promise<unknown> | undefined> = new Array(n);
+    for (let j = 0; j < n; j++) {
+      const node = this.#nodes[list[j]!]!;
+      pending[j] = node.reachable ? op(node.transport) : undefined;
+    }
+    const outcomes: Outcome[] = new Array(n);
+    for (let j = 0; j < n; j++) {
+      const node = this.#nodes[list[j]!]!;
+      const p = pending[j];
+      if (p === undefined) outcomes[j] = SKIPPED;
+      else {
+        try {
+          const value = await p;
           node.succeeded();
-          return { ok: true, value };
-        },
-        (error): Outcome => {
+          outcomes[j] = { ok: true, value };
+        } catch (error) {
           node.failed(error);
-          return { ok: false, error };
-        },
-      );
-    });
-    const outcomes = await Promise.all(promises);
-    if (hintOnFailure) {
-      for (let j = 0; j < outcomes.length; j++) {
-        if (!outcomes[j]!.ok) {
-          this.#nodes[list[j]!]!.hint(k);
-          this.#stats.hintsRecorded++;
+          outcomes[j] = { ok: false, error };
         }
+      }
+      if (hintOnFailure && !outcomes[j]!.ok) {
+        node.hint(k);
+        this.#stats.hintsRecorded++;
       }
     }
     return outcomes;
