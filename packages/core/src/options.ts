@@ -36,7 +36,7 @@ export interface HealthOptions {
   failureThreshold?: number;
   /** Delay before the first probe of a down server, in ms. @default 500 */
   probeInterval?: number;
-  /** Probe delays grow by `probeBackoff` up to this, in ms. @default 10000 */
+  /** Probe delays grow by `probeBackoff` up to this, in ms. @default 2000 */
   maxProbeInterval?: number;
   /** Growth factor of the probe delay. @default 1.5 */
   probeBackoff?: number;
@@ -55,6 +55,14 @@ export interface HealthOptions {
    * @default 1000
    */
   checkInterval?: number;
+  /**
+   * After a server rejoins (restarted, flushed, replayed, or seen restarted by the background check), it is written
+   * but not read for this many ms. Other client processes may still have it down, and their writes and deletes skip
+   * it until they probe it and replay their hints; reading it earlier could return a value they replaced or deleted.
+   * The default covers two of their longest probe delays (with jitter) plus a transport reconnect. 0 disables it.
+   * @default ceil(2.4 × maxProbeInterval) + 3000 (7800 with the defaults)
+   */
+  rejoinQuarantine?: number;
 }
 
 export interface PairClientOptions {
@@ -148,7 +156,7 @@ export const DEFAULTS = {
   maxHints: 10_000,
   failureThreshold: 3,
   probeInterval: 500,
-  maxProbeInterval: 10_000,
+  maxProbeInterval: 2000,
   probeBackoff: 1.5,
   replayBatch: 256,
   checkInterval: 1000,
@@ -253,6 +261,12 @@ export function resolveOptions(o: PairClientOptions): ResolvedOptions {
         h.checkInterval === 0
           ? 0
           : int("health.checkInterval", h.checkInterval ?? DEFAULTS.checkInterval, 50, 600_000),
+      rejoinQuarantine: int(
+        "health.rejoinQuarantine",
+        h.rejoinQuarantine ?? Math.ceil(2.4 * maxProbeInterval) + 3000,
+        0,
+        3_600_000,
+      ),
     }),
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,

@@ -183,6 +183,9 @@ function isPlaceholder(item: TransportItem): boolean {
 
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: false; skipped: true };
 const SKIPPED: Outcome = Object.freeze({ ok: false, skipped: true });
+const noop = () => undefined;
+/** Keys a rewarm lists from one partner before copying (about 100 MB of key strings at most). */
+const MAX_REWARM_KEYS = 1_000_000;
 
 /**
  * The replication engine: every key lives on an ordered list of `replicas` servers.
@@ -874,7 +877,12 @@ export class PairClient extends Emitter<PairClientEvents> {
     const pending: Array<Promise<unknown> | undefined> = new Array(n);
     for (let j = 0; j < n; j++) {
       const node = this.#nodes[list[j]!]!;
-      pending[j] = node.reachable ? op(node.transport) : undefined;
+      if (!node.reachable) continue;
+      const p = op(node.transport);
+      // A later replica can fail while we still await an earlier one: mark its rejection handled now, or Node
+      // reports it as unhandled (and exits, by default) before our await reaches it.
+      p.catch(noop);
+      pending[j] = p;
     }
     const outcomes: Outcome[] = new Array(n);
     for (let j = 0; j < n; j++) {
@@ -1064,6 +1072,9 @@ export class PairClient extends Emitter<PairClientEvents> {
     let nextAt = this.options.now();
     for (const source of this.#nodes) {
       if (source === target || !source.reachable) continue;
+      // Read the partner's whole key list first, then copy at the rate: memcached's LRU crawler is not a snapshot,
+      // and a dump consumed at copy speed under live traffic was measured to miss keys as items moved in the LRU.
+      const keys: string[] = [];
       for await (const entry of source.transport.dump()) {
         if (this.#closed || options?.signal?.aborted) break;
         progress.scanned++;
@@ -1074,7 +1085,12 @@ export class PairClient extends Emitter<PairClientEvents> {
         if (!list.includes(target.index)) continue;
         const firstSource = list.find((i) => i !== target.index && this.#nodes[i]!.reachable);
         if (firstSource !== source.index) continue;
-        progress.candidates++;
+        if (keys.length >= MAX_REWARM_KEYS) break;
+        keys.push(k);
+      }
+      progress.candidates += keys.length;
+      for (const k of keys) {
+        if (this.#closed || options?.signal?.aborted) break;
         // Pace in steps of at least 5 ms: timers cannot sleep less than about 1 ms, so sleeping whenever we are a
         // fraction of a millisecond ahead would cap the rate near 1,000 keys/s whatever `rate` says.
         const wait = nextAt - this.options.now();

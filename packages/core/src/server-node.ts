@@ -32,6 +32,8 @@ export interface HealthSettings {
   replayBatch: number;
   /** Interval of the background check of reachable servers (pid, drain marker), ms; 0 disables. */
   checkInterval: number;
+  /** After a rejoin, how long the server is written but not read, ms (see `#quarantine`). */
+  rejoinQuarantine: number;
   /**
    * What to do when a server that was marked down comes back as the *same* process (paused, partitioned, overloaded):
    * `"flush"` empties it (every client that saw the outage does so before reading it again, which also removes old
@@ -180,11 +182,14 @@ export class ServerNode {
     try {
       const [stats, marker] = await Promise.all([this.transport.stats(), this.transport.get(DRAIN_KEY)]);
       this.succeeded();
-      if (this.#pid !== undefined && stats.pid !== this.#pid) {
-        // Restarted between two checks without any request failing: it is empty, which is safe. Hints are moot.
-        this.hints.clear();
-      }
+      const restarted = this.#pid !== undefined && stats.pid !== this.#pid;
       this.#pid = stats.pid;
+      if (restarted) {
+        // Restarted between two checks without any of our requests failing. Other processes may have it down
+        // right now: quarantine it like any rejoin (and let the rejoin start a rewarm). Hints stay: they are replayed.
+        this.#quarantine("restarted");
+        return;
+      }
       this.setDraining(marker !== null && !marker.stale && marker.value.length > 0);
     } catch (error) {
       this.failed(error);
@@ -197,6 +202,8 @@ export class ServerNode {
     this.#checkTimer = undefined;
     if (this.#probeTimer) clearTimeout(this.#probeTimer);
     if (this.#replayTimer) clearTimeout(this.#replayTimer);
+    if (this.#quarantineTimer) clearTimeout(this.#quarantineTimer);
+    this.#quarantineTimer = undefined;
     this.#probeTimer = undefined;
     this.#replayTimer = undefined;
   }
@@ -246,41 +253,75 @@ export class ServerNode {
     // (SIGSTOP, partition, overload) may hold values that were replaced or deleted meanwhile.
     const restarted = (this.#pid !== undefined && pid !== this.#pid) || uptime + 1 < outageSeconds;
     this.#pid = pid;
-    if (restarted) {
-      this.hints.clear();
-      this.#setState("up", "restarted empty");
-      this.#hooks.rejoined(this, "restarted");
-      return;
-    }
-    if (this.hints.overflowed || this.#settings.rejoin === "flush") {
+    let how: "restarted" | "replayed" | "flushed" | "clean";
+    if (!restarted && (this.hints.overflowed || this.#settings.rejoin === "flush")) {
       this.#setState(
         "recovering",
         this.hints.overflowed
           ? "missed more writes than the hint log holds: flushing"
           : "returned with its old data: flushing",
       );
-      try {
-        await this.transport.flush();
-      } catch (error) {
-        this.#hooks.error(this, error);
-        this.markDown(`flush failed: ${(error as Error).message}`);
-        return;
+      if (!(await this.#flush())) return;
+      how = "flushed";
+    } else {
+      // A restarted server is empty of anything older than its restart, but not of what other clients wrote to it
+      // since: hints recorded after it came back (while this client still had it down) are real missed writes, so
+      // they are replayed (deletes), never dropped. Too many to replay: flush (it is nearly empty anyway).
+      let replayed = false;
+      if (this.hints.overflowed) {
+        this.#setState("recovering", "missed more writes than the hint log holds: flushing");
+        if (!(await this.#flush())) return;
+      } else if (this.hints.size > 0) {
+        this.#setState("recovering", `replaying ${this.hints.size} missed writes`);
+        if (!(await this.#replay())) return;
+        replayed = true;
       }
-      this.hints.clear();
-      this.#setState("up", "flushed");
-      this.#hooks.rejoined(this, "flushed");
+      how = restarted ? "restarted" : replayed ? "replayed" : "clean";
+    }
+    this.#quarantine(how);
+  }
+
+  /**
+   * The last step of every rejoin: the server is written but not read for `rejoinQuarantine` ms, then `up`.
+   *
+   * Why: client processes see an outage independently. While another process still has this server down, its writes
+   * and deletes skip it (they are only hinted there), so the server can hold values that process has replaced or
+   * deleted, until that process probes it, rejoins and replays its hints. The quarantine lasts longer than any
+   * process takes to do that (its longest probe delay, plus the transport's reconnect delay), so by the time this
+   * process reads the server, every process has caught it up.
+   */
+  #quarantine(how: "restarted" | "replayed" | "flushed" | "clean"): void {
+    this.#hooks.rejoined(this, how);
+    const ms = this.#settings.rejoinQuarantine;
+    if (ms <= 0) {
+      this.#setState("up", `rejoined (${how})`);
       return;
     }
-    if (this.hints.size > 0) {
-      this.#setState("recovering", `replaying ${this.hints.size} missed writes`);
-      const ok = await this.#replay();
-      if (!ok) return;
-      this.#setState("up", "hints replayed");
-      this.#hooks.rejoined(this, "replayed");
-      return;
+    this.#setState("recovering", `rejoined (${how}); not read for ${ms} ms while other clients catch up`);
+    if (this.#quarantineTimer) clearTimeout(this.#quarantineTimer);
+    this.#quarantineTimer = setTimeout(() => {
+      this.#quarantineTimer = undefined;
+      if (this.#closed || this.#state !== "recovering") return;
+      if (this.hints.overflowed) void this.#flushWhileUp();
+      else this.#setState("up", "quarantine over");
+      if (this.hints.size > 0) this.#scheduleReplay();
+    }, ms);
+    this.#quarantineTimer.unref?.();
+  }
+
+  #quarantineTimer: ReturnType<typeof setTimeout> | undefined;
+
+  /** Flushes during a rejoin; on failure the server goes back down. */
+  async #flush(): Promise<boolean> {
+    try {
+      await this.transport.flush();
+    } catch (error) {
+      this.#hooks.error(this, error);
+      this.markDown(`flush failed: ${(error as Error).message}`);
+      return false;
     }
-    this.#setState("up", "probe succeeded");
-    this.#hooks.rejoined(this, "clean");
+    this.hints.clear();
+    return true;
   }
 
   #replayTimer: ReturnType<typeof setTimeout> | undefined;

@@ -24,8 +24,14 @@ export function memoryCluster(specs: string[], options: MemoryTransportOptions =
     client(opts: Partial<PairClientOptions> = {}): PairClient {
       const c = new PairClient({
         servers: names,
-        health: { checkInterval: 0, probeInterval: 20, maxProbeInterval: 50, ...opts.health },
         ...opts,
+        health: {
+          checkInterval: 0,
+          probeInterval: 20,
+          maxProbeInterval: 50,
+          rejoinQuarantine: 0,
+          ...opts.health,
+        },
         transport: (s) => shareable(servers.get(s.name)!),
       });
       clients.push(c);

@@ -366,6 +366,75 @@ describe("health: down, probe, rejoin", () => {
   });
 });
 
+describe("rejoin safety across client processes", () => {
+  it("a replica failing at once while another is slow leaves no unhandled rejection", async () => {
+    cluster = memoryCluster(["a", "b"]);
+    const c = cluster.client();
+    const [p, s] = cluster.replicas(c, "k");
+    p!.slow(30);
+    s!.down();
+    // vitest fails the run on an unhandled rejection; the write itself succeeds on the primary (writePolicy one).
+    await c.set("k", "v");
+    expect(raw(p!, "k")).toBe("v");
+  });
+
+  it("a restarted server is caught up with hints recorded after its restart, not just cleared", async () => {
+    cluster = memoryCluster(["a", "b"]);
+    const fast = { failureThreshold: 1, probeInterval: 200, maxProbeInterval: 200 };
+    const a = cluster.client({ health: fast });
+    const b = cluster.client({ health: fast });
+    const [x] = cluster.replicas(a, "k");
+    await new Promise((r) => setTimeout(r, 10));
+    x!.hang();
+    await b.get("k").catch(() => undefined); // b marks x down
+    await until(() => b.servers.find((s) => s.name === x!.address)!.state === "down", "b sees x down");
+    x!.up();
+    x!.restart();
+    await a.set("k", "v1"); // a still sees x up: v1 lands on x
+    expect(raw(x!, "k")).toBe("v1");
+    await b.delete("k"); // b skips x (down for b): hinted only
+    expect(raw(x!, "k")).toBe("v1");
+    const how: string[] = [];
+    b.on("rejoin", (e) => how.push(e.how));
+    await until(() => how.length > 0, "b rejoins x");
+    expect(how).toEqual(["restarted"]);
+    expect(x!.peek("k")).toBeUndefined(); // the hint was replayed, not dropped
+  });
+
+  it("a rejoined server is written but not read during the quarantine", async () => {
+    cluster = memoryCluster(["a", "b"]);
+    const c = cluster.client({ health: { failureThreshold: 1, rejoinQuarantine: 300, rejoin: "replay" } });
+    await new Promise((r) => setTimeout(r, 10));
+    const [x] = cluster.replicas(c, "k");
+    x!.hang();
+    await c.get("k").catch(() => undefined);
+    x!.up();
+    const states: string[] = [];
+    c.on("stateChange", (e) => states.push(e.to));
+    await until(() => states.includes("recovering"), "rejoin");
+    await c.set("k", "v");
+    expect(raw(x!, "k")).toBe("v"); // written
+    const before = c.stats().hitsPrimary;
+    expect(await c.get("k")).toBe("v");
+    expect(c.stats().hitsPrimary).toBe(before); // but read from the other replica
+    await until(() => c.servers.find((s) => s.name === x!.address)!.state === "up", "quarantine over");
+    expect(await c.get("k")).toBe("v");
+    expect(c.stats().hitsPrimary).toBe(before + 1);
+  });
+
+  it("a restart seen only by the background check is a rejoin (quarantine, rewarm trigger)", async () => {
+    cluster = memoryCluster(["a", "b"]);
+    const c = cluster.client({ health: { checkInterval: 50, rejoinQuarantine: 100 } });
+    const how: string[] = [];
+    c.on("rejoin", (e) => how.push(`${e.server}:${e.how}`));
+    await until(() => c.servers.every((s) => s.state === "up"), "start");
+    await new Promise((r) => setTimeout(r, 120)); // at least one check has learned the pids
+    cluster.server("a").restart();
+    await until(() => how.includes("a:1:restarted"), "restart noticed");
+    await until(() => c.servers.every((s) => s.state === "up"), "quarantine over");
+  });
+});
+
 describe("drain and rewarm", () => {
   it("a drain marker written by one client reaches another; drained servers are not read", async () => {
     cluster = memoryCluster(["a", "b", "c"]);

@@ -1,0 +1,93 @@
+// Chaos with a checker: client processes hammer a small key space while one server at a time is killed, paused or
+// stopped; the merged history must keep promises 1 and 2 (see test/chaos/checker.ts). The same scenario with a
+// deliberately broken client proves the checker catches violations on real servers.
+//
+// Default length fits CI (under 60 s for the three runs); MCPAIR_CHAOS_SECONDS=<n> runs each real mode for n seconds.
+import { useMemcachedCleanup } from "@mcpair/test-utils";
+import { beforeAll, describe, expect, it } from "vitest";
+import { assertBuilt } from "./chaos/procs.js";
+import { firstUnhandled, runChaos, summarize, unhandledCount } from "./chaos/scenario.js";
+
+useMemcachedCleanup();
+
+const REAL_SECONDS = Number(process.env.MCPAIR_CHAOS_SECONDS ?? 20);
+const ALL_SECONDS = Number(process.env.MCPAIR_CHAOS_SECONDS ?? 12);
+const BROKEN_SECONDS = 8;
+
+beforeAll(() => {
+  assertBuilt();
+});
+
+/** Every unhandled rejection would have crashed an application process (Node's default). */
+function expectNoUnhandledRejections(report: Awaited<ReturnType<typeof runChaos>>): void {
+  expect(
+    unhandledCount(report),
+    `ENGINE BUG: unhandled promise rejection in a client process:\n${firstUnhandled(report)}`,
+  ).toBe(0);
+}
+
+function reportViolations(report: Awaited<ReturnType<typeof runChaos>>): void {
+  const unhandled = firstUnhandled(report);
+  if (unhandled !== undefined) console.log(`first unhandled rejection in a client process:\n${unhandled}`);
+  if (report.result.violations.length === 0) return;
+  console.log(
+    `VIOLATIONS of the replication promises (history kept in ${report.historyDir}):\n${report.details.join("\n\n")}`,
+  );
+}
+
+describe("chaos", () => {
+  // Known to fail: with writePolicy "one", a write or delete that skipped a replica its client still sees as down is
+  // acknowledged, while another client process that already rejoined that replica reads it. Minimal reproductions
+  // are in failover.test.ts ("clients that disagree about a restarted server").
+  it(
+    'real client, default writePolicy "one": no resurrection, no going back while one server at a time is killed, paused or stopped',
+    async () => {
+      const report = await runChaos({ seconds: REAL_SECONDS, mode: "real" });
+      console.log(summarize("real, writePolicy one", report));
+      expect(report.result.reads).toBeGreaterThan(1000);
+      expect(report.result.hits).toBeGreaterThan(100);
+      expect(report.disturbances.length).toBeGreaterThan(0);
+      reportViolations(report);
+      expect(
+        report.result.violations.map((v) => v.message).slice(0, 3),
+        "ENGINE BUG: promise 1 or 2 broken under chaos (see the analysis printed above and failover.test.ts)",
+      ).toEqual([]);
+      expectNoUnhandledRejections(report);
+    },
+    (REAL_SECONDS + 60) * 1000,
+  );
+
+  it(
+    'real client, writePolicy "all": no resurrection, no going back (failed writes are "maybe" writes)',
+    async () => {
+      const report = await runChaos({ seconds: ALL_SECONDS, mode: "real", client: { writePolicy: "all" } });
+      console.log(summarize("real, writePolicy all", report));
+      expect(report.result.reads).toBeGreaterThan(1000);
+      expect(report.result.hits).toBeGreaterThan(100);
+      expect(report.disturbances.length).toBeGreaterThan(0);
+      reportViolations(report);
+      expect(report.result.violations.map((v) => v.message).slice(0, 3)).toEqual([]);
+      expectNoUnhandledRejections(report);
+    },
+    (ALL_SECONDS + 60) * 1000,
+  );
+
+  it(
+    "broken client (naive write-back, no lease): the checker finds violations",
+    async () => {
+      const report = await runChaos({
+        seconds: BROKEN_SECONDS,
+        mode: "broken",
+        // Restarts empty the primary, which is what sends reads to the naive write-back; deletes give it something
+        // to resurrect.
+        actions: { kill: 2, stop: 1, pause: 1 },
+        mix: { get: 0.5, set: 0.3, delete: 0.2 },
+        gapMs: [100, 400],
+      });
+      console.log(summarize("broken mode", report));
+      if (report.details[1]) console.log(`first violation found:\n${report.details[1]}`);
+      expect(report.result.violations.length).toBeGreaterThan(0);
+    },
+    (BROKEN_SECONDS + 60) * 1000,
+  );
+});
