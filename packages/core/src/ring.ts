@@ -62,27 +62,9 @@ export function createRing(servers: readonly ServerAddress[], kind: RingKind = "
   });
   assertUniqueNames(servers);
   const snapshot = Object.freeze(servers.map((server) => Object.freeze({ ...server })));
-  if (kind !== "ketama" && kind !== "rendezvous") {
-    throw new InvalidArgumentError(`kind: expected "ketama" or "rendezvous", got ${JSON.stringify(kind)}`);
-  }
-  // One server: every key lives there, under either algorithm; skip hashing on every request.
-  if (snapshot.length === 1) return new SingleServerRing(snapshot, kind);
   if (kind === "ketama") return new KetamaRing(snapshot);
   if (kind === "rendezvous") return new RendezvousRing(snapshot);
   throw new InvalidArgumentError(`kind: expected "ketama" or "rendezvous", got ${JSON.stringify(kind)}`);
-}
-
-class SingleServerRing implements Ring {
-  readonly servers: readonly ServerAddress[];
-  readonly kind: RingKind;
-  constructor(servers: readonly ServerAddress[], kind: RingKind) {
-    this.servers = servers;
-    this.kind = kind;
-  }
-  replicas(_key: string, count: number): number[] {
-    checkCount(count);
-    return count === 0 ? [] : [0];
-  }
 }
 
 // Ring points and server indexes are packed into one float64 (point * 2^20 + index) so that a plain numeric
