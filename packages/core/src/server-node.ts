@@ -127,11 +127,6 @@ export class ServerNode {
     );
   }
 
-  /** Records the pid from a `stats` answer (learned at start-up and by probes). */
-  notePid(pid: number): void {
-    this.#pid = pid;
-  }
-
   succeeded(): void {
     if (this.#failures !== 0) this.#failures = 0;
   }
