@@ -11,7 +11,13 @@ import {
   ValueTooLargeError,
 } from "./errors.js";
 import { type PairClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { type RepairOutcome, repairItem, returnStaleToken } from "./read-repair.js";
+import {
+  isPlaceholder,
+  type RepairContext,
+  type RepairOutcome,
+  repairItem,
+  returnStaleToken,
+} from "./read-repair.js";
 import {
   type FetchOptions,
   type ReadThroughCounters,
@@ -173,17 +179,11 @@ const ITEM_OVERHEAD = 72;
 
 const GET: TransportGetOptions = Object.freeze({ cas: true, ttl: true });
 
-/**
- * A memcached lease placeholder: memcached creates it with flags 0 and no value. mcpair's codec never writes flags 0,
- * so such an item is someone's lease, not a value.
- */
-function isPlaceholder(item: TransportItem): boolean {
-  return item.flags === 0 && item.value.length === 0;
-}
-
 type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown } | { ok: false; skipped: true };
 const SKIPPED: Outcome = Object.freeze({ ok: false, skipped: true });
 const noop = () => undefined;
+const utf8 = new TextEncoder();
+const utf8Text = new TextDecoder();
 /** Keys a rewarm lists from one partner before copying (about 100 MB of key strings at most). */
 const MAX_REWARM_KEYS = 1_000_000;
 
@@ -226,6 +226,7 @@ export class PairClient extends Emitter<PairClientEvents> {
   };
   #inflight = new Map<string, Promise<unknown>>();
   #background = new Set<Promise<unknown>>();
+  readonly #repairCtx: RepairContext;
   #pendingRepairs = new Set<Promise<void>>();
   #rewarms = new Map<string, RewarmProgress>();
   #closed = false;
@@ -233,6 +234,7 @@ export class PairClient extends Emitter<PairClientEvents> {
   constructor(options: PairClientOptions) {
     super();
     this.options = resolveOptions(options);
+    this.#repairCtx = Object.freeze({ maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl });
     const servers = parseServers(options.servers);
     this.#ring = createRing(servers, this.options.ring);
     const hooks = {
@@ -407,10 +409,11 @@ export class PairClient extends Emitter<PairClientEvents> {
       this.#stats.repairsDropped++;
       return undefined;
     }
-    const ctx = { maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl };
     const run = (async () => {
       for (const target of targets) {
-        const outcome = await repairItem(ctx, k, source, item, target).catch(() => "failed" as const);
+        const outcome = await repairItem(this.#repairCtx, k, source, item, target).catch(
+          () => "failed" as const,
+        );
         if (outcome === "repaired") this.#stats.repairs++;
         else if (outcome === "conflict") this.#stats.repairConflicts++;
         else if (outcome === "failed") this.#stats.repairFailures++;
@@ -742,8 +745,7 @@ export class PairClient extends Emitter<PairClientEvents> {
           if (node === auth || !node.readable(k)) continue;
           const item = await node.transport.get(k, GET).catch(() => null);
           if (item === null || item.stale || isPlaceholder(item)) continue;
-          const ctx = { maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl };
-          await repairItem(ctx, k, node, item, auth);
+          await repairItem(this.#repairCtx, k, node, item, auth);
           r = await this.#counterOp(auth, k, op);
           break;
         }
@@ -755,7 +757,7 @@ export class PairClient extends Emitter<PairClientEvents> {
       throw error;
     }
     if (r === null) return undefined;
-    const text = new TextEncoder().encode(r.value.toString());
+    const text = utf8.encode(r.value.toString());
     const others = list.filter((i) => i !== auth.index);
     // Raw decimal with flags 0, as memcached itself stores counters, so incr keeps working on every copy.
     await this.#onEach(k, others, (t) => t.set(k, text, { ttl, flags: 0 }));
@@ -957,7 +959,7 @@ export class PairClient extends Emitter<PairClientEvents> {
     if (typeof value !== "string" && !(value instanceof Uint8Array)) {
       throw new InvalidArgumentError("append/prepend take a string or bytes");
     }
-    const bytes = typeof value === "string" ? new TextEncoder().encode(value) : value;
+    const bytes = typeof value === "string" ? utf8.encode(value) : value;
     if (bytes.length > this.#valueLimit(k))
       throw new ValueTooLargeError(k, bytes.length, this.#valueLimit(k));
     return { bytes, flags: 0 };
@@ -974,7 +976,7 @@ export class PairClient extends Emitter<PairClientEvents> {
     this.#assertOpen();
     const node = this.#node(server);
     const ttl = this.#ttl(options?.ttl ?? 3600);
-    const marker = new TextEncoder().encode(
+    const marker = utf8.encode(
       JSON.stringify({
         reason: options?.reason ?? "maintenance",
         since: new Date(this.options.now()).toISOString(),
@@ -1010,7 +1012,7 @@ export class PairClient extends Emitter<PairClientEvents> {
           let drain: { reason?: string; since?: string } | undefined;
           if (marker && !marker.stale && marker.value.length > 0) {
             try {
-              drain = JSON.parse(new TextDecoder().decode(marker.value)) as {
+              drain = JSON.parse(utf8Text.decode(marker.value)) as {
                 reason?: string;
                 since?: string;
               };
@@ -1066,7 +1068,6 @@ export class PairClient extends Emitter<PairClientEvents> {
       finishedAt: undefined,
     };
     this.#rewarms.set(target.name, progress);
-    const ctx = { maxTtl: this.options.maxTtl, leaseTtl: this.options.repairLeaseTtl };
     const inflight = new Set<Promise<void>>();
     const interval = 1000 / rate;
     let nextAt = this.options.now();
@@ -1110,7 +1111,9 @@ export class PairClient extends Emitter<PairClientEvents> {
             progress.skipped++;
             return;
           }
-          const outcome = await repairItem(ctx, k, source, item, target).catch(() => "failed" as const);
+          const outcome = await repairItem(this.#repairCtx, k, source, item, target).catch(
+            () => "failed" as const,
+          );
           if (outcome === "repaired") progress.copied++;
           else if (outcome === "conflict") progress.conflicts++;
           else if (outcome === "failed") progress.failed++;

@@ -31,6 +31,14 @@ import { copyTtl } from "./ttl.js";
 export type RepairOutcome = "repaired" | "conflict" | "skipped" | "failed";
 
 /**
+ * A memcached lease placeholder: memcached creates it with flags 0 and no value. mcpair's codec never writes flags 0,
+ * so such an item is someone's lease, not a value.
+ */
+export function isPlaceholder(item: TransportItem): boolean {
+  return item.flags === 0 && item.value.length === 0;
+}
+
+/**
  * memcached hands the refresh token of a stale item (`X W`) to its *first reader*, with or without `N`. A reader that
  * is not going to refresh it (a plain `get`, a repair step, a rewarm scan) must hand the token back, or the callers
  * that would refresh it (`fetch`) all see `Z` and serve the stale value until it expires. Invalidating it again does

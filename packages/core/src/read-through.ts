@@ -1,6 +1,6 @@
 import type { EncodedValue } from "./codec.js";
 import { AbortError, InvalidArgumentError, ServerUnavailableError } from "./errors.js";
-import { returnStaleToken } from "./read-repair.js";
+import { isPlaceholder, returnStaleToken } from "./read-repair.js";
 import type { ServerNode } from "./server-node.js";
 import type { TransportItem } from "./transport.js";
 
@@ -103,8 +103,6 @@ export interface ReadThroughCounters {
   /** Loads done without the cache because no replica answered. */
   uncachedLoads: number;
 }
-
-const isPlaceholder = (item: TransportItem) => item.flags === 0 && item.value.length === 0;
 
 /** A lease we hold on one replica. */
 interface Lease {

@@ -1,5 +1,6 @@
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { setTimeout as delay, setImmediate as nextTurn } from "node:timers/promises";
+import { listenOnLoopback } from "./free-port.js";
 import { HarnessError } from "./harness-error.js";
 import { type Tracked, track, untrack } from "./registry.js";
 
@@ -72,17 +73,9 @@ class TcpFaultProxy implements FaultProxy, Tracked {
     this.#server = createServer((client) => this.#accept(client));
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(0, "127.0.0.1", () => {
-        this.#server.off("error", reject);
-        const address = this.#server.address();
-        this.#port = typeof address === "object" && address !== null ? address.port : 0;
-        track(this);
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    this.#port = await listenOnLoopback(this.#server);
+    track(this);
   }
 
   #accept(client: Socket): void {

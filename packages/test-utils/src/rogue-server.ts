@@ -1,4 +1,5 @@
 import { createServer, type Server, type Socket } from "node:net";
+import { listenOnLoopback } from "./free-port.js";
 import { type Tracked, track, untrack } from "./registry.js";
 
 /** What a rogue server does in answer to one request. */
@@ -74,17 +75,9 @@ class TcpRogueServer implements RogueServer, Tracked {
     this.#server = createServer((socket) => this.#serve(socket));
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(0, "127.0.0.1", () => {
-        this.#server.off("error", reject);
-        const address = this.#server.address();
-        this.#port = typeof address === "object" && address !== null ? address.port : 0;
-        track(this);
-        resolve();
-      });
-    });
+  async listen(): Promise<void> {
+    this.#port = await listenOnLoopback(this.#server);
+    track(this);
   }
 
   get port(): number {
