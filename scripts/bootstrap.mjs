@@ -19,11 +19,21 @@ function run(cmd, args) {
 }
 
 // 1. npm dependencies
+// `--ignore-scripts`: @prisma/engines' postinstall downloads an engine binary, which fails on a machine without
+// internet access (and mcpair's Prisma tests need no engine: the client runs on driver adapters). The one native
+// module the tests need, better-sqlite3, is then built explicitly (node-gyp, from source; a few minutes the first time).
 if (!existsSync(join(root, "node_modules", ".bin", "turbo"))) {
   log("node_modules missing: installing dependencies (first run only)");
   // `npm install`, not `npm ci`: npm 11 here writes lock files that list only the host platform's optional packages,
   // and `npm ci` rejects those as out of sync; `npm install` still installs the locked versions.
-  run("npm", ["install", "--no-audit", "--no-fund"]);
+  run("npm", ["install", "--no-audit", "--no-fund", "--ignore-scripts"]);
+}
+if (
+  existsSync(join(root, "node_modules", "better-sqlite3")) &&
+  !existsSync(join(root, "node_modules", "better-sqlite3", "build", "Release", "better_sqlite3.node"))
+) {
+  log("building better-sqlite3 (native module, compiled from source: first run only)");
+  run("npm", ["rebuild", "better-sqlite3"]);
 }
 
 // 2. memcached
