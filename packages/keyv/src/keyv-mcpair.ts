@@ -272,6 +272,19 @@ export class KeyvMcpair extends EventEmitter {
     return this.#scope.client;
   }
 
+  /**
+   * The listeners of `event`. Narrowed from Node's `Function[]` so the store also satisfies Keyv 6's (hookified's)
+   * `IEventEmitter` type, which declares callable listeners.
+   */
+  override listeners(event: string | symbol): Array<(...args: unknown[]) => void> {
+    return super.listeners(event) as Array<(...args: unknown[]) => void>;
+  }
+
+  /** {@link listeners}, including `once` wrappers. */
+  override rawListeners(event: string | symbol): Array<(...args: unknown[]) => void> {
+    return super.rawListeners(event) as Array<(...args: unknown[]) => void>;
+  }
+
   /** Emits `error` when someone listens (Keyv always does); a store used alone keeps quiet rather than throw. */
   #report(error: unknown): void {
     if (this.listenerCount("error") > 0) this.emit("error", error);
