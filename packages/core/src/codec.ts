@@ -24,6 +24,11 @@ export const FLAGS = {
   string: 0x4d50_0001,
   bytes: 0x4d50_0002,
   json: 0x4d50_0003,
+  /**
+   * An entry of a namespace or written with tags: the generations it was written under, then the inner value and its
+   * flags (see `scope.ts`). The engine checks the generations before the codec ever sees the inner value.
+   */
+  envelope: 0x4d50_0004,
   /** OR-ed in when the payload is raw-deflate compressed. */
   compressed: 0x0000_0100,
 } as const;

@@ -151,15 +151,22 @@ export class CodecError extends McpairError {
 export class ReplicationError extends McpairError {
   readonly failures: ReadonlyArray<{ server: string; error: unknown }>;
   readonly acknowledged: readonly string[];
+  /** For batch writes: the caller's keys whose write was not acknowledged as the write policy requires. */
+  readonly keys: readonly string[];
+  /** For batch writes: one entry per input entry, `true` where it was stored (or deleted) as required. */
+  readonly results: readonly boolean[];
   constructor(
     message: string,
     failures: ReadonlyArray<{ server: string; error: unknown }>,
     acknowledged: readonly string[],
+    batch?: { keys: readonly string[]; results: readonly boolean[] },
   ) {
     super(message, { code: "ERR_MCPAIR_REPLICATION", cause: failures[0]?.error });
     this.name = "ReplicationError";
     this.failures = failures;
     this.acknowledged = acknowledged;
+    this.keys = batch?.keys ?? [];
+    this.results = batch?.results ?? [];
   }
 }
 

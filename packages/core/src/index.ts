@@ -3,6 +3,15 @@
 import type { PairClientOptions } from "./options.js";
 import { PairClient } from "./pair-client.js";
 
+export type {
+  CacheClient,
+  CacheFetchOptions,
+  GetManyResult,
+  NamespaceClient,
+  ReadOptions,
+  WriteOptions,
+} from "./cache-client.js";
+
 export type { Codec, CodecOptions, EncodedValue } from "./codec.js";
 export { createDefaultCodec, FLAGS } from "./codec.js";
 export {
@@ -25,6 +34,8 @@ export {
 } from "./errors.js";
 export type { KeyHashing } from "./keys.js";
 export { assertValidKey, keyProblem, MAX_KEY_BYTES } from "./keys.js";
+export type { MemoryCluster, MemoryClusterOptions } from "./memory-cluster.js";
+export { createMemoryCluster } from "./memory-cluster.js";
 export type { MemoryItemView, MemoryTransportOperation, MemoryTransportOptions } from "./memory-transport.js";
 export { MemoryTransport } from "./memory-transport.js";
 export type { HealthOptions, PairClientOptions, RepairMode, WritePolicy } from "./options.js";

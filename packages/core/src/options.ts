@@ -101,8 +101,15 @@ export interface PairClientOptions {
   repairLeaseTtl?: number;
   /** Most hinted keys kept per server; beyond that the server must be flushed before it is read again. @default 10000 */
   maxHints?: number;
-  /** Prepended to every key (a namespace). @default "" */
+  /** Prepended to every key (every namespace's keys too). @default "" */
   keyPrefix?: string;
+  /**
+   * What `get`/`getMany` do with a key no replica can answer: `"throw"` rejects with `ServerUnavailableError`
+   * (`getMany`: only when no key at all could be read; the others are listed in `unavailable`); `"miss"` treats it as
+   * a miss, for callers that fall back to the database anyway. Per-call `onUnavailable` overrides it.
+   * @default "throw"
+   */
+  onUnavailable?: "throw" | "miss";
   /** See {@link KeyHashing}. @default false */
   hashKeys?: KeyHashing;
   /** Value codec. @default the built-in codec (strings, bytes, JSON) */
@@ -137,6 +144,8 @@ export interface ResolvedOptions {
   readonly repairLeaseTtl: number;
   readonly maxHints: number;
   readonly mapKey: KeyMapper;
+  readonly keyPrefix: string;
+  readonly onUnavailable: "throw" | "miss";
   readonly codec: Codec;
   readonly maxValueSize: number | undefined;
   readonly health: HealthSettings;
@@ -150,6 +159,7 @@ export const DEFAULTS = {
   maxTtl: DEFAULT_MAX_TTL,
   ttlJitter: 0,
   writePolicy: "one" as WritePolicy,
+  onUnavailable: "throw" as "throw" | "miss",
   repair: "background" as RepairMode,
   maxPendingRepairs: 1000,
   repairLeaseTtl: 5,
@@ -243,6 +253,11 @@ export function resolveOptions(o: PairClientOptions): ResolvedOptions {
     repairLeaseTtl: int("repairLeaseTtl", o.repairLeaseTtl ?? DEFAULTS.repairLeaseTtl, 1, 300),
     maxHints: int("maxHints", o.maxHints ?? DEFAULTS.maxHints, 0, 10_000_000),
     mapKey: createKeyMapper(keyPrefix, hashKeys),
+    keyPrefix,
+    onUnavailable: oneOf("onUnavailable", o.onUnavailable ?? DEFAULTS.onUnavailable, [
+      "throw",
+      "miss",
+    ] as const),
     codec: o.codec ?? createDefaultCodec(o.codecOptions),
     maxValueSize,
     health: Object.freeze({

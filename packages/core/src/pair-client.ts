@@ -1,4 +1,15 @@
 import diagnostics from "node:diagnostics_channel";
+import {
+  type CacheClient,
+  type CacheFetchOptions,
+  type CounterOptions,
+  createGetManyResult,
+  type GetManyResult,
+  type NamespaceClient,
+  type OperationOptions,
+  type ReadOptions,
+  type WriteOptions,
+} from "./cache-client.js";
 import { type EncodedValue, FLAGS } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import {
@@ -10,6 +21,7 @@ import {
   ServerUnavailableError,
   ValueTooLargeError,
 } from "./errors.js";
+import type { ItemEngine, WireEntry } from "./item-engine.js";
 import { type PairClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import {
   isPlaceholder,
@@ -19,13 +31,13 @@ import {
   returnStaleToken,
 } from "./read-repair.js";
 import {
-  type FetchOptions,
   type ReadThroughCounters,
   type ReadThroughEngine,
   readThrough,
   resolveFetchOptions,
 } from "./read-through.js";
 import { createRing, type Ring } from "./ring.js";
+import { isEnvelope, NamespaceScope, RootScope } from "./scope.js";
 import { DRAIN_KEY, ServerNode, type ServerState } from "./server-node.js";
 import { parseServers } from "./servers.js";
 import type {
@@ -38,24 +50,9 @@ import type {
 } from "./transport.js";
 import { resolveTtl } from "./ttl.js";
 
-/** Per-call controls. */
-export interface OperationOptions {
-  /** Aborts the call's pending requests (rejects with `AbortError`). */
-  signal?: AbortSignal;
-}
-
-export interface SetOptions extends OperationOptions {
-  /**
-   * Lifetime in seconds. Omitted or 0: the client's `defaultTtl`. Capped at `maxTtl`; fractions round up.
-   * @default defaultTtl
-   */
-  ttl?: number;
-}
-
-export interface CounterOptions extends SetOptions {
-  /** Create a missing counter with this value (no delta applied) instead of resolving to `undefined`. */
-  initial?: number | bigint;
-}
+export type { CounterOptions, OperationOptions, ReadOptions, WriteOptions } from "./cache-client.js";
+/** @deprecated use {@link WriteOptions} */
+export type SetOptions = WriteOptions;
 
 /** Opaque token from {@link PairClient.gets}: which replica's CAS value it is. */
 export interface CasToken {
@@ -69,6 +66,10 @@ export interface ClientStats {
   /** Reads answered by a later replica after an earlier one missed (each one a database load saved). */
   hitsReplica: number;
   misses: number;
+  /** Keys no replica could answer (each one either an error or, with `onUnavailable: "miss"`, a miss). */
+  unavailable: number;
+  /** Requests added by namespaces and tags (generation reads, creations and bumps). */
+  scopeRequests: number;
   /** Reads that skipped the primary because it was down, draining, recovering or hinted. */
   failovers: number;
   repairs: number;
@@ -198,8 +199,10 @@ const MAX_REWARM_KEYS = 1_000_000;
  * - Operations with one authoritative copy (`add`, `replace`, `append`, `prepend`, `incr`, `decr`, `cas`) run on the
  *   first readable replica; when it succeeds, the others are brought in line.
  */
-export class PairClient extends Emitter<PairClientEvents> {
+export class PairClient extends Emitter<PairClientEvents> implements CacheClient {
   readonly options: ResolvedOptions;
+  /** The root client has no namespace (see {@link PairClient.namespace}). */
+  readonly namespaceName: undefined = undefined;
   readonly #ring: Ring;
   readonly #nodes: ServerNode[];
   readonly #byName: Map<string, ServerNode>;
@@ -209,6 +212,8 @@ export class PairClient extends Emitter<PairClientEvents> {
     hitsPrimary: 0,
     hitsReplica: 0,
     misses: 0,
+    unavailable: 0,
+    scopeRequests: 0,
     failovers: 0,
     repairs: 0,
     repairConflicts: 0,
@@ -294,27 +299,93 @@ export class PairClient extends Emitter<PairClientEvents> {
 
   // ─── reads ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** The value of `key`, or `undefined` on a miss. Rejects with `ServerUnavailableError` when no replica could answer. */
-  async get<T = unknown>(key: string, options?: OperationOptions): Promise<T | undefined> {
+  /**
+   * The value of `key`, or `undefined` on a miss. When no replica could answer: rejects with
+   * `ServerUnavailableError`, or resolves `undefined` with `onUnavailable: "miss"` (per call or client option).
+   * An entry written with tags that were invalidated since is a miss.
+   */
+  async get<T = unknown>(key: string, options?: ReadOptions): Promise<T | undefined> {
     this.#assertOpen();
+    if (options?.tags !== undefined) return this.#scope().get<T>(key, options);
     const k = this.options.mapKey(key);
-    const item = await this.#read(k, options?.signal);
-    return item === null ? undefined : (this.options.codec.decode(item.value, item.flags) as T);
+    const [item] = await this.#readItems([k], options?.signal);
+    if (item instanceof Error) {
+      if (this.#unavailableMode(options) === "miss") return undefined;
+      throw item;
+    }
+    if (item === null || item === undefined) return undefined;
+    if (isEnvelope(item)) return this.#scope().openOne<T>(key, item, options);
+    return this.options.codec.decode(item.value, item.flags) as T;
   }
 
   /**
    * The values of `keys` that hit, as a Map keyed by the caller's keys. One pipelined batch per server per step:
    * primaries first, then the next replicas of the keys that missed, then the write-backs.
+   *
+   * Keys that no replica could answer (their servers down, draining or quarantined) are not hits and not misses: they
+   * are listed in the result's `unavailable`. The call rejects with `ServerUnavailableError` only when not a single
+   * key could be read (and `onUnavailable` is `"throw"`, the default): one server down costs only its share.
    */
-  async getMany<T = unknown>(keys: Iterable<string>, options?: OperationOptions): Promise<Map<string, T>> {
+  async getMany<T = unknown>(keys: Iterable<string>, options?: ReadOptions): Promise<GetManyResult<T>> {
     this.#assertOpen();
+    if (options?.tags !== undefined) return this.#scope().getMany<T>(keys, options);
     const unique = [...new Set(keys)];
     const mapped = unique.map((k) => this.options.mapKey(k));
-    const items = await Promise.all(mapped.map((k) => this.#read(k, options?.signal)));
-    const out = new Map<string, T>();
+    const items = await this.#readItems(mapped, options?.signal);
+    const out = createGetManyResult<T>();
+    const envelopes: Array<{ key: string; item: TransportItem }> = [];
+    let firstError: Error | undefined;
     for (let i = 0; i < unique.length; i++) {
       const item = items[i];
-      if (item) out.set(unique[i]!, this.options.codec.decode(item.value, item.flags) as T);
+      if (item === null || item === undefined) continue;
+      if (item instanceof Error) {
+        firstError ??= item;
+        out.unavailable.push(unique[i]!);
+      } else if (isEnvelope(item)) envelopes.push({ key: unique[i]!, item });
+      else out.set(unique[i]!, this.options.codec.decode(item.value, item.flags) as T);
+    }
+    if (
+      firstError !== undefined &&
+      out.unavailable.length === unique.length &&
+      this.#unavailableMode(options) === "throw"
+    ) {
+      throw new ServerUnavailableError(`getMany: none of the ${unique.length} keys could be read`, {
+        cause: firstError,
+      });
+    }
+    if (envelopes.length > 0) await this.#scope().openInto(out, envelopes, options);
+    return out;
+  }
+
+  #unavailableMode(options: ReadOptions | undefined): "throw" | "miss" {
+    const mode = options?.onUnavailable ?? this.options.onUnavailable;
+    if (mode !== "throw" && mode !== "miss") {
+      throw new InvalidArgumentError(
+        `option "onUnavailable" must be "throw" or "miss", got ${JSON.stringify(mode)}`,
+      );
+    }
+    return mode;
+  }
+
+  /**
+   * Reads mapped keys through their replica lists, all at once (the transport coalesces each server's requests of
+   * one turn into one write). Per key: the item, `null` for a miss, or the error when no replica could answer. An
+   * abort rejects the whole call.
+   */
+  async #readItems(
+    mapped: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Array<TransportItem | null | Error>> {
+    const settled = await Promise.allSettled(mapped.map((k) => this.#read(k, signal)));
+    const out: Array<TransportItem | null | Error> = new Array(settled.length);
+    for (let i = 0; i < settled.length; i++) {
+      const r = settled[i]!;
+      if (r.status === "fulfilled") out[i] = r.value;
+      else {
+        if (signal?.aborted || !(r.reason instanceof ServerUnavailableError)) throw r.reason;
+        this.#stats.unavailable++;
+        out[i] = r.reason;
+      }
     }
     return out;
   }
@@ -436,10 +507,11 @@ export class PairClient extends Emitter<PairClientEvents> {
    * returned but not cached. A loader error rejects this call only: the lease is released so the next caller retries.
    * Concurrent calls for the same key in this process share one flow.
    */
-  fetch<T>(key: string, loader: (key: string) => T | Promise<T>, options?: FetchOptions): Promise<T> {
+  fetch<T>(key: string, loader: (key: string) => T | Promise<T>, options?: CacheFetchOptions): Promise<T> {
     try {
       this.#assertOpen();
       if (typeof loader !== "function") throw new InvalidArgumentError("fetch: loader must be a function");
+      if (options?.tags !== undefined) return this.#scope().fetch(key, loader, options);
       const k = this.options.mapKey(key);
       const o = resolveFetchOptions(options, this.#ttl(options?.ttl));
       // Concurrent calls for the same key (with the same options) share one flow and the first caller's loader. The
@@ -475,10 +547,11 @@ export class PairClient extends Emitter<PairClientEvents> {
     loader: (
       missing: string[],
     ) => Promise<Map<string, T> | Record<string, T> | Iterable<readonly [string, T]>>,
-    options?: FetchOptions,
+    options?: CacheFetchOptions,
   ): Promise<Map<string, T>> {
     this.#assertOpen();
     if (typeof loader !== "function") throw new InvalidArgumentError("fetchMany: loader must be a function");
+    if (options?.tags !== undefined) return this.#scope().fetchMany(keys, loader, options);
     const unique = [...new Set(keys)];
     const toUser = new Map<string, string>();
     for (const key of unique) toUser.set(this.options.mapKey(key), key);
@@ -524,7 +597,10 @@ export class PairClient extends Emitter<PairClientEvents> {
     this.#engineCache = {
       replicaNodes: (k) => this.#ring.replicas(k, this.options.replicas).map((i) => this.#nodes[i]!),
       encode: (k, v) => this.#encode(k, v),
-      decode: (item) => this.options.codec.decode(item.value, item.flags),
+      // Entries written with tags are envelopes: served only while their tags are current (checked by `validate`).
+      decode: (item) =>
+        isEnvelope(item) ? this.#scope().unwrap(item) : this.options.codec.decode(item.value, item.flags),
+      validate: (item) => (isEnvelope(item) ? this.#scope().isCurrent(item) : true),
       now: this.options.now,
       counters: this.#readThrough,
       hit: (primary) => {
@@ -545,9 +621,10 @@ export class PairClient extends Emitter<PairClientEvents> {
 
   // ─── writes ───────────────────────────────────────────────────────────────────────────────────────────────────────
 
-  /** Stores `value` on every replica of `key`. */
-  async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+  /** Stores `value` on every replica of `key`. With `tags`, the entry stops being served after `invalidateTags`. */
+  async set(key: string, value: unknown, options?: WriteOptions): Promise<void> {
     this.#assertOpen();
+    if (options?.tags !== undefined) return this.#scope().set(key, value, options);
     const k = this.options.mapKey(key);
     const ttl = this.#ttl(options?.ttl);
     const enc = this.#encode(k, value);
@@ -558,44 +635,54 @@ export class PairClient extends Emitter<PairClientEvents> {
     this.#checkPolicy("set", k, list, outcomes);
   }
 
-  /** Stores every entry on every replica of its key; one pipelined batch per server. */
-  async setMany(entries: Iterable<readonly [string, unknown]>, options?: SetOptions): Promise<void> {
+  /**
+   * Stores every entry on every replica of its key; one pipelined batch per server. Resolves one `true` per entry.
+   * When some entries were not stored as the write policy requires, rejects with `ReplicationError` whose `keys`
+   * names them and whose `results` has one boolean per entry (the others were stored).
+   */
+  async setMany(entries: Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<boolean[]> {
     this.#assertOpen();
+    if (options?.tags !== undefined) return this.#scope().setMany(entries, options);
     const ttl = this.#ttl(options?.ttl);
-    const prepared = [...entries].map(([key, value]) => {
+    const keys: string[] = [];
+    const wire: WireEntry[] = [];
+    for (const [key, value] of entries) {
       const k = this.options.mapKey(key);
-      return { k, enc: this.#encode(k, value) };
-    });
-    const failures: Array<{ server: string; error: unknown }> = [];
-    await Promise.all(
-      prepared.map(async ({ k, enc }) => {
+      keys.push(key);
+      wire.push({ key: k, value: this.#encode(k, value), ttl });
+    }
+    const outcomes = await this.#writeEntries(wire, options?.signal);
+    return batchResults("setMany", "writes", keys, outcomes);
+  }
+
+  /** Writes entries to every replica (one pipelined batch per server); per entry `true` or the policy's error. */
+  async #writeEntries(
+    entries: readonly WireEntry[],
+    signal: AbortSignal | undefined,
+  ): Promise<Array<true | Error>> {
+    return Promise.all(
+      entries.map(async ({ key: k, value: enc, ttl }) => {
         const list = this.#ring.replicas(k, this.options.replicas);
         const outcomes = await this.#onEach(k, list, (t) =>
-          t.set(k, enc.bytes, { ttl, flags: enc.flags, signal: options?.signal }),
+          t.set(k, enc.bytes, { ttl, flags: enc.flags, signal }),
         );
         try {
           this.#checkPolicy("set", k, list, outcomes);
+          return true as const;
         } catch (error) {
-          failures.push(...(error as ReplicationError).failures);
+          return error as Error;
         }
       }),
     );
-    if (failures.length > 0) {
-      throw new ReplicationError(
-        `setMany: ${failures.length} replica writes were not acknowledged`,
-        failures,
-        [],
-      );
-    }
   }
 
   /** Stores only if `key` is absent (checked on the first readable replica). Resolves whether it was stored. */
-  add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+  add(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
     return this.#authoritativeStore("add", key, value, options);
   }
 
   /** Stores only if `key` exists (checked on the first readable replica). Resolves whether it was stored. */
-  replace(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+  replace(key: string, value: unknown, options?: WriteOptions): Promise<boolean> {
     return this.#authoritativeStore("replace", key, value, options);
   }
 
@@ -614,7 +701,7 @@ export class PairClient extends Emitter<PairClientEvents> {
    * replica the token came from (the primary unless it was unreadable); when it succeeds, the other replicas get a
    * plain copy. Resolves false when the item changed or vanished.
    */
-  async cas(key: string, value: unknown, token: CasToken, options?: SetOptions): Promise<boolean> {
+  async cas(key: string, value: unknown, token: CasToken, options?: WriteOptions): Promise<boolean> {
     this.#assertOpen();
     const k = this.options.mapKey(key);
     if (!token || typeof token.cas !== "bigint" || typeof token.server !== "string") {
@@ -650,22 +737,34 @@ export class PairClient extends Emitter<PairClientEvents> {
     mode: SetMode,
     key: string,
     value: unknown,
-    options?: SetOptions,
+    options?: WriteOptions,
   ): Promise<boolean> {
     this.#assertOpen();
     const k = this.options.mapKey(key);
     const ttl = this.#ttl(options?.ttl);
     const enc: EncodedValue =
       mode === "append" || mode === "prepend" ? this.#rawBytes(k, value) : this.#encode(k, value);
+    const auth = this.#authority(k, this.#ring.replicas(k, this.options.replicas));
+    return this.#authoritativeStoreOn(auth, mode, k, enc, ttl, options?.signal);
+  }
+
+  /** Runs a conditional store on the authority; when it succeeds, brings the other replicas in line. */
+  async #authoritativeStoreOn(
+    auth: ServerNode,
+    mode: SetMode,
+    k: string,
+    enc: EncodedValue,
+    ttl: number,
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
     const list = this.#ring.replicas(k, this.options.replicas);
-    const auth = this.#authority(k, list);
     let result: string;
     try {
       result = await auth.transport.set(k, enc.bytes, {
         mode,
         ttl,
         flags: enc.flags,
-        signal: options?.signal,
+        signal,
       });
       if (result === "not_stored" && mode === "add") {
         // A lease placeholder or a stale marker is not a value: `add` wins over it (the lease holder's CAS-guarded
@@ -674,10 +773,10 @@ export class PairClient extends Emitter<PairClientEvents> {
           cas: true,
           ttl: true,
           value: false,
-          signal: options?.signal,
+          signal,
         });
         if (current !== null && (isPlaceholder(current) || current.stale)) {
-          const opts = { ttl, flags: enc.flags, cas: current.cas, signal: options?.signal };
+          const opts = { ttl, flags: enc.flags, cas: current.cas, signal };
           result = await auth.transport.set(k, enc.bytes, opts);
         }
       }
@@ -727,7 +826,15 @@ export class PairClient extends Emitter<PairClientEvents> {
     options?: CounterOptions,
   ): Promise<number | undefined> {
     this.#assertOpen();
-    const k = this.options.mapKey(key);
+    return this.#arithmeticOn(mode, this.options.mapKey(key), delta, options ?? {});
+  }
+
+  async #arithmeticOn(
+    mode: "incr" | "decr",
+    k: string,
+    delta: number | bigint,
+    options: CounterOptions,
+  ): Promise<number | undefined> {
     const d = toCounter("delta", delta);
     const initial = options?.initial === undefined ? undefined : toCounter("initial", options.initial);
     const ttl = this.#ttl(options?.ttl);
@@ -784,10 +891,12 @@ export class PairClient extends Emitter<PairClientEvents> {
   /** Sets a new lifetime on every replica. Resolves whether any replica had the key. */
   async touch(key: string, ttl: number, options?: OperationOptions): Promise<boolean> {
     this.#assertOpen();
-    const k = this.options.mapKey(key);
-    const t = this.#ttl(ttl);
+    return this.#touch(this.options.mapKey(key), this.#ttl(ttl), options?.signal);
+  }
+
+  async #touch(k: string, t: number, signal: AbortSignal | undefined): Promise<boolean> {
     const list = this.#ring.replicas(k, this.options.replicas);
-    const outcomes = await this.#onEach(k, list, (tr) => tr.touch(k, t, { signal: options?.signal }), false);
+    const outcomes = await this.#onEach(k, list, (tr) => tr.touch(k, t, { signal }), false);
     return outcomes.some((o) => o.ok && o.value === true);
   }
 
@@ -811,10 +920,27 @@ export class PairClient extends Emitter<PairClientEvents> {
     return outcomes.some((o) => o.ok && o.value === "deleted");
   }
 
-  /** Deletes many keys: one pipelined batch per server per replica rank, last rank first. Resolves how many existed. */
-  async deleteMany(keys: Iterable<string>, options?: OperationOptions): Promise<number> {
+  /**
+   * Deletes many keys: one pipelined batch per server per replica rank, last rank first. Resolves one boolean per key
+   * (whether any replica held it). When some deletes were not acknowledged as the write policy requires, rejects with
+   * `ReplicationError` whose `keys` names them and whose `results` says, per key, whether its delete succeeded.
+   */
+  async deleteMany(keys: Iterable<string>, options?: OperationOptions): Promise<boolean[]> {
     this.#assertOpen();
-    const mapped = [...new Set([...keys].map((k) => this.options.mapKey(k)))];
+    const input = [...keys];
+    const outcomes = await this.#deleteKeys(
+      input.map((k) => this.options.mapKey(k)),
+      options?.signal,
+    );
+    return batchResults("deleteMany", "deletes", input, outcomes);
+  }
+
+  /** Deletes mapped keys, rank by rank from the last replica; per key whether any replica held it, or the error. */
+  async #deleteKeys(
+    keys: readonly string[],
+    signal: AbortSignal | undefined,
+  ): Promise<Array<boolean | Error>> {
+    const mapped = [...new Set(keys)];
     const lists = mapped.map((k) => this.#ring.replicas(k, this.options.replicas));
     const outcomes = lists.map((l) => new Array<Outcome>(l.length));
     const ranks = Math.max(0, ...lists.map((l) => l.length));
@@ -823,30 +949,23 @@ export class PairClient extends Emitter<PairClientEvents> {
         mapped.map(async (k, j) => {
           const idx = lists[j]![rank];
           if (idx === undefined) return;
-          outcomes[j]![rank] = (
-            await this.#onEach(k, [idx], (t) => t.delete(k, { signal: options?.signal }))
-          )[0]!;
+          outcomes[j]![rank] = (await this.#onEach(k, [idx], (t) => t.delete(k, { signal })))[0]!;
         }),
       );
     }
-    const failures: Array<{ server: string; error: unknown }> = [];
-    let found = 0;
+    const byKey = new Map<string, boolean | Error>();
     mapped.forEach((k, j) => {
-      if (outcomes[j]!.some((o) => o.ok && o.value === "deleted")) found++;
       try {
         this.#checkPolicy("delete", k, lists[j]!, outcomes[j]!);
+        byKey.set(
+          k,
+          outcomes[j]!.some((o) => o.ok && o.value === "deleted"),
+        );
       } catch (error) {
-        failures.push(...(error as ReplicationError).failures);
+        byKey.set(k, error as Error);
       }
     });
-    if (failures.length > 0) {
-      throw new ReplicationError(
-        `deleteMany: ${failures.length} replica deletes were not acknowledged`,
-        failures,
-        [],
-      );
-    }
-    return found;
+    return keys.map((k) => byKey.get(k)!);
   }
 
   /**
@@ -963,6 +1082,67 @@ export class PairClient extends Emitter<PairClientEvents> {
     if (bytes.length > this.#valueLimit(k))
       throw new ValueTooLargeError(k, bytes.length, this.#valueLimit(k));
     return { bytes, flags: 0 };
+  }
+
+  // ─── namespaces and tags (see scope.ts) ─────────────────────────────────────────────────────────────────────────
+
+  /**
+   * A client scoped to the namespace `name`: its keys (any string: hashed when memcached would refuse them, the
+   * original verified on read) cannot collide with other namespaces', and its `clear()` removes only its entries, for
+   * every process at once, without `flush_all`. Costs one more key read per read, in parallel (no extra round trip).
+   */
+  namespace(name: string): NamespaceClient {
+    this.#assertOpen();
+    return new NamespaceScope(this.#items(), [name], this);
+  }
+
+  /**
+   * Every entry written with any of `tags` through this (root) client stops being served, in every process, once
+   * this resolves. Namespace clients have their own tags.
+   */
+  async invalidateTags(tags: Iterable<string>, options?: OperationOptions): Promise<void> {
+    this.#assertOpen();
+    await this.#scope().invalidateTags(tags, options);
+  }
+
+  #rootScope: RootScope | undefined;
+
+  #scope(): RootScope {
+    this.#rootScope ??= new RootScope(this.#items(), this);
+    return this.#rootScope;
+  }
+
+  #itemEngine: ItemEngine | undefined;
+
+  /** The engine at the level of wire keys and encoded items, for the namespace/tag layer (`item-engine.ts`). */
+  #items(): ItemEngine {
+    if (this.#itemEngine) return this.#itemEngine;
+    const o = this.options;
+    this.#itemEngine = {
+      keyPrefix: o.keyPrefix,
+      codec: o.codec,
+      maxTtl: o.maxTtl,
+      ttl: (ttl) => this.#ttl(ttl),
+      checkSize: (k, bytes) => {
+        if (bytes > this.#valueLimit(k)) throw new ValueTooLargeError(k, bytes, this.#valueLimit(k));
+      },
+      read: (keys, signal) => this.#readItems(keys, signal),
+      write: (entries, signal) => this.#writeEntries(entries, signal),
+      add: async (e, signal) => {
+        const auth = this.#authority(e.key, this.#ring.replicas(e.key, o.replicas));
+        return this.#authoritativeStoreOn(auth, "add", e.key, e.value, e.ttl, signal);
+      },
+      delete: (keys, signal) => this.#deleteKeys(keys, signal),
+      invalidate: (k, staleTtl, signal) => this.#deleteOne(k, { invalidate: staleTtl, signal }, "invalidate"),
+      touch: (k, ttl, signal) => this.#touch(k, ttl, signal),
+      counter: (mode, k, delta, opts) => this.#arithmeticOn(mode, k, delta, opts),
+      readThroughEngine: () => this.#engine(),
+      resolveFetchOptions: (options) => resolveFetchOptions(options, this.#ttl(options?.ttl)),
+      countScopeRequests: (n) => {
+        this.#stats.scopeRequests += n;
+      },
+    };
+    return this.#itemEngine;
   }
 
   // ─── maintenance: drain, status, rewarm ─────────────────────────────────────────────────────────────────────────
@@ -1212,4 +1392,34 @@ function toCounter(name: string, v: number | bigint): bigint {
     );
   }
   return BigInt(v);
+}
+
+/**
+ * Turns per-entry outcomes into the batch result: the values when every entry succeeded, otherwise a
+ * `ReplicationError` naming the failed keys, with one boolean per entry.
+ */
+function batchResults<R>(
+  what: string,
+  noun: string,
+  keys: readonly string[],
+  outcomes: ReadonlyArray<R | Error>,
+): Array<Exclude<R, Error>> {
+  const failed: string[] = [];
+  const failures: Array<{ server: string; error: unknown }> = [];
+  outcomes.forEach((o, i) => {
+    if (o instanceof Error) {
+      failed.push(keys[i]!);
+      if (o instanceof ReplicationError) failures.push(...o.failures);
+      else failures.push({ server: "", error: o });
+    }
+  });
+  if (failed.length > 0) {
+    throw new ReplicationError(
+      `${what}: ${failed.length} of ${keys.length} ${noun} were not acknowledged as the write policy requires`,
+      failures,
+      [],
+      { keys: failed, results: outcomes.map((o) => !(o instanceof Error)) },
+    );
+  }
+  return outcomes as Array<Exclude<R, Error>>;
 }

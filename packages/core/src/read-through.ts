@@ -81,6 +81,12 @@ export interface ReadThroughEngine {
   replicaNodes(k: string): ServerNode[];
   encode(k: string, value: unknown): EncodedValue;
   decode(item: TransportItem): unknown;
+  /**
+   * Whether a found item may still be served (namespaces and tags: its generations are current). An item that may not
+   * is dead: it is neither returned nor served stale; the authority's copy is removed (CAS-guarded, so a newer write
+   * is untouched) and the key is polled again, which hands out the lease as on a miss.
+   */
+  validate?(item: TransportItem, k: string): boolean | Promise<boolean>;
   now(): number;
   counters: ReadThroughCounters;
   /** A value was found on the authority (`primary`) or on a later replica. */
@@ -210,27 +216,56 @@ type Poll =
   | { kind: "wait"; stale: TransportItem | undefined }
   | { kind: "unavailable" };
 
+/** How often a dead item (see `validate`) is removed and the key polled again before we wait like a loser. */
+const DEAD_RETRIES = 2;
+
 async function pollAuthority(engine: ReadThroughEngine, k: string, leaseTtl: number): Promise<Poll> {
   for (const node of engine.replicaNodes(k)) {
     if (!node.readable(k)) continue;
-    let item: TransportItem | null;
-    try {
-      item = await node.transport.get(k, { lease: leaseTtl, cas: true, ttl: true });
-      node.succeeded();
-    } catch (error) {
-      node.failed(error);
-      continue;
+    for (let attempt = 0; ; attempt++) {
+      let item: TransportItem | null;
+      try {
+        item = await node.transport.get(k, { lease: leaseTtl, cas: true, ttl: true });
+        node.succeeded();
+      } catch (error) {
+        node.failed(error);
+        break;
+      }
+      if (item === null) {
+        // Only a transport without leases answers a plain miss to N: treat it as a win without a placeholder.
+        return { kind: "win", lease: { node, cas: 0n }, stale: undefined };
+      }
+      const real = !isPlaceholder(item);
+      const alive = real && (await isAlive(engine, item, k));
+      if (!item.stale && real) {
+        if (alive) return { kind: "hit", item };
+        // A dead entry (its namespace was cleared or a tag invalidated): remove it, if still the same, and poll again
+        // so that the lease is handed out as on a miss.
+        if (attempt < DEAD_RETRIES && (await removeDead(node, k, item))) continue;
+        return { kind: "wait", stale: undefined };
+      }
+      const stale = item.stale && alive ? item : undefined;
+      if (item.win) return { kind: "win", lease: { node, cas: item.cas }, stale };
+      return { kind: "wait", stale };
     }
-    if (item === null) {
-      // Only a transport without leases answers a plain miss to N: treat it as a win without a placeholder.
-      return { kind: "win", lease: { node, cas: 0n }, stale: undefined };
-    }
-    const stale = item.stale && !isPlaceholder(item) ? item : undefined;
-    if (!item.stale && !isPlaceholder(item)) return { kind: "hit", item };
-    if (item.win) return { kind: "win", lease: { node, cas: item.cas }, stale };
-    return { kind: "wait", stale };
   }
   return { kind: "unavailable" };
+}
+
+function isAlive(engine: ReadThroughEngine, item: TransportItem, k: string): boolean | Promise<boolean> {
+  return engine.validate === undefined ? true : engine.validate(item, k);
+}
+
+/** CAS-guarded delete of a dead item; true when the key may be polled again. */
+async function removeDead(node: ServerNode, k: string, item: TransportItem): Promise<boolean> {
+  try {
+    await node.transport.delete(k, { cas: item.cas });
+    node.succeeded();
+    return true;
+  } catch (error) {
+    node.failed(error);
+    return false;
+  }
 }
 
 /** A fresh item on a replica after the authority, or undefined. Errors are not fatal here: we keep waiting. */
@@ -240,7 +275,7 @@ async function readLaterReplicas(engine: ReadThroughEngine, k: string): Promise<
     try {
       const item = await node.transport.get(k, { cas: true, ttl: true });
       node.succeeded();
-      if (item && !item.stale && !isPlaceholder(item)) return item;
+      if (item && !item.stale && !isPlaceholder(item) && (await isAlive(engine, item, k))) return item;
       if (item) returnStaleToken(node, k, item);
     } catch (error) {
       node.failed(error);
@@ -270,7 +305,7 @@ async function refresh(
             node.succeeded();
             if (item === null) return;
             if (!item.stale && !isPlaceholder(item)) {
-              if (node.readable(w.k)) found ??= item;
+              if (node.readable(w.k) && (await isAlive(engine, item, w.k))) found ??= item;
             } else if (item.win) leases.push({ node, cas: item.cas });
           } catch (error) {
             node.failed(error);

@@ -135,7 +135,7 @@ describe("every operation, 3 servers, replicas 2", () => {
 
     const ks = Array.from({ length: 50 }, (_, i) => key(`delmany-${i}`));
     await client.setMany(ks.slice(0, 30).map((x) => [x, "y"] as const));
-    expect(await client.deleteMany(ks)).toBe(30);
+    expect((await client.deleteMany(ks)).filter(Boolean).length).toBe(30);
     expect((await client.getMany(ks)).size).toBe(0);
     for (const x of ks.slice(0, 5)) expect((await placement(x)).replicas).toEqual([null, null]);
   });
