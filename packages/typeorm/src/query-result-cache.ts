@@ -8,6 +8,7 @@ import { createClient } from "@mcpair/memcached";
 import type { DataSource, EntitySubscriberInterface, QueryRunner } from "typeorm";
 import type { QueryResultCache } from "typeorm/cache/QueryResultCache.js";
 import type { QueryResultCacheOptions } from "typeorm/cache/QueryResultCacheOptions.js";
+import { marksChanged, missWithSnapshot, renewMarks, snapshotMarks, snapshotOf } from "./fill-guard.js";
 import { defaultNamespace } from "./namespace.js";
 import {
   type McpairQueryResultCacheOptions,
@@ -135,6 +136,8 @@ export class McpairQueryResultCache implements QueryResultCache {
   /**
    * The entry stored for this query's cache id (or SQL), if it was written for exactly that id (or SQL) and its
    * tables were not written since. Inside a transaction that wrote one of the query's tables, nothing is served.
+   * On a miss of a query with table tags, returns an already expired placeholder instead of `undefined` (TypeORM
+   * treats both alike and hands it back to `storeInCache`): it carries the tables' write marks, see `fill-guard.ts`.
    */
   async getFromCache(
     options: QueryResultCacheOptions,
@@ -145,18 +148,22 @@ export class McpairQueryResultCache implements QueryResultCache {
     if (lookup === undefined) return undefined;
     const tags = this.#queryTags(options);
     if (tags !== undefined && this.#writtenInTransaction(tags, queryRunner)) return undefined;
-    const value = await this.client.get(lookup.key, tags === undefined ? undefined : { tags });
-    return readEntry(value, lookup);
+    const client = this.client;
+    const entry = readEntry(await client.get(lookup.key, tags === undefined ? undefined : { tags }), lookup);
+    if (tags === undefined || (entry !== undefined && !isExpiredAt(entry, Date.now()))) return entry;
+    // TypeORM will run the query and store its result: note the tables' write marks before it does.
+    return missWithSnapshot(await snapshotMarks(client, tags));
   }
 
   /**
    * Stores a result with its table tags (with `invalidateOnWrite`), for the duration rounded up to seconds plus one.
    * Skipped inside a transaction that wrote one of the query's tables (uncommitted data stays out of the cache), and
-   * for a result too large for memcached (logged).
+   * for a result too large for memcached (logged). Removed again at once when one of its tables was written while
+   * the query ran (see `fill-guard.ts`).
    */
   async storeInCache(
     options: QueryResultCacheOptions,
-    _savedCache: QueryResultCacheOptions | undefined,
+    savedCache: QueryResultCacheOptions | undefined,
     queryRunner?: QueryRunner,
   ): Promise<void> {
     const lookup = lookupOf(options);
@@ -165,6 +172,7 @@ export class McpairQueryResultCache implements QueryResultCache {
     if (typeof duration !== "number" || !(duration > 0) || !Number.isFinite(duration)) return;
     const tags = this.#queryTags(options);
     if (tags !== undefined && this.#writtenInTransaction(tags, queryRunner)) return;
+    const client = this.client;
     const entry: StoredQueryResult = {
       v: 1,
       time: typeof options.time === "number" ? options.time : Date.now(),
@@ -174,7 +182,7 @@ export class McpairQueryResultCache implements QueryResultCache {
     if (lookup.identifier !== undefined) entry.identifier = lookup.identifier;
     if (options.query !== undefined) entry.query = options.query;
     try {
-      await this.client.set(lookup.key, entry, {
+      await client.set(lookup.key, entry, {
         ttl: memcachedTtl(duration),
         ...(tags === undefined ? {} : { tags }),
       });
@@ -182,7 +190,10 @@ export class McpairQueryResultCache implements QueryResultCache {
       // A big result is a reason not to cache it, never a reason to fail the query.
       if ((error as { code?: unknown } | null)?.code !== "ERR_MCPAIR_VALUE_TOO_LARGE") throw error;
       this.#warn(`query result not cached: ${describe(error)}`, queryRunner);
+      return;
     }
+    const snapshot = snapshotOf(savedCache);
+    if (snapshot !== undefined && (await marksChanged(client, snapshot))) await client.delete(lookup.key);
   }
 
   /** TypeORM's rule, from the stored time and duration: expired once `time + duration` is in the past. */
@@ -215,7 +226,7 @@ export class McpairQueryResultCache implements QueryResultCache {
    */
   async invalidateTables(tables: Iterable<string>): Promise<void> {
     const tags = this.tagsOfTables(tables);
-    if (tags.length > 0) await this.client.invalidateTags(tags);
+    if (tags.length > 0) await this.#invalidateTags(tags);
   }
 
   /** The core tags of `tables` (`table:<name>`, views expanded into the tables they read). */
@@ -235,9 +246,24 @@ export class McpairQueryResultCache implements QueryResultCache {
     return pending !== undefined && tags.some((t) => pending.has(t));
   }
 
+  /** Renews the tags' write marks, then invalidates the tags (in that order: see `fill-guard.ts`). */
+  async #invalidateTags(tags: readonly string[]): Promise<void> {
+    const client = this.client;
+    let failure: unknown;
+    try {
+      await renewMarks(client, tags);
+    } catch (error) {
+      failure = error;
+    }
+    // Invalidate even when the marks failed: cached entries must stop being served either way.
+    await client.invalidateTags(tags);
+    if (failure !== undefined) throw failure;
+  }
+
+  /** The write subscriber's invalidation: errors are logged under `ignoreErrors`, thrown otherwise. */
   async #invalidate(tags: readonly string[], queryRunner: QueryRunner | undefined): Promise<void> {
     try {
-      await this.client.invalidateTags(tags);
+      await this.#invalidateTags(tags);
     } catch (error) {
       if (!this.#ignoreErrors()) throw error;
       this.#warn(`could not invalidate ${tags.join(", ")}: ${describe(error)}`, queryRunner);

@@ -327,6 +327,39 @@ export function defineProofSuite(dialect: Dialect): void {
       expect(names(users.value)).not.toContain("dropped");
     });
 
+    it("a result read before another process's commit is not stored after its invalidation", async () => {
+      // B's find misses and reads the database; before B stores the result, A commits a write to the same table.
+      // Without care B would store its pre-commit rows after A's invalidation, and every process would serve them
+      // until the duration ends.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let arrived!: () => void;
+      const atStore = new Promise<void>((resolve) => {
+        arrived = resolve;
+      });
+      const store = b.cache.storeInCache.bind(b.cache);
+      b.cache.storeInCache = async (...args) => {
+        arrived();
+        await gate;
+        return store(...args);
+      };
+      try {
+        const pending = allUsers(b);
+        await atStore;
+        await a.ds.getRepository(UserEntity).save({ name: "racer" });
+        release();
+        expect(names(await pending)).not.toContain("racer");
+      } finally {
+        b.cache.storeInCache = store;
+      }
+      for (const n of [b, a]) {
+        const after = await n.log.count(() => allUsers(n));
+        expect(names(after.value)).toContain("racer");
+      }
+    });
+
     it("raw query() writes are not seen; invalidateTables() covers them", async () => {
       await allUsers(b);
       await a.ds.query(`UPDATE "user" SET "name" = 'cy2' WHERE "name" = 'cy'`);
