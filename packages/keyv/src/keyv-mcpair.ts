@@ -171,7 +171,14 @@ export class KeyvMcpair extends EventEmitter {
    * Stores every entry, one pipelined batch per server (per distinct lifetime). Resolves one boolean per entry; the
    * entries that failed are `false` and the cause is emitted as an `error` event.
    */
-  async setMany(entries: KeyvMcpairEntry[]): Promise<boolean[]> {
+  setMany(entries: KeyvMcpairEntry[]): Promise<boolean[]>;
+  /**
+   * Keyv 5's adapter type declares `Promise<void>` (Keyv 5 still returns what the store resolves). This second
+   * signature only lets the store type-check where Keyv 5's `KeyvStoreAdapter` is expected (cacheable's
+   * `secondary`); calls resolve to the first one.
+   */
+  setMany(entries: KeyvMcpairEntry[]): Promise<void>;
+  async setMany(entries: KeyvMcpairEntry[]): Promise<boolean[] | void> {
     if (!Array.isArray(entries))
       throw new InvalidArgumentError("KeyvMcpair.setMany: entries must be an array");
     const results = entries.map(() => false);
@@ -230,6 +237,11 @@ export class KeyvMcpair extends EventEmitter {
    * Removes every key: one pipelined batch per server. Keyv 6: one boolean per key (whether it existed). Keyv 5:
    * one boolean, whether every key existed (what Keyv 5 computes itself for stores without `deleteMany`).
    */
+  deleteMany(keys: string[]): Promise<boolean[] | boolean>;
+  /** Keyv 6's adapter type (see {@link contract}); lets the store type-check as a Keyv 6 `KeyvStorageAdapter`. */
+  deleteMany(keys: string[]): Promise<boolean[]>;
+  /** Keyv 5's adapter type (see {@link contract}); lets the store type-check as a Keyv 5 `KeyvStoreAdapter`. */
+  deleteMany(keys: string[]): Promise<boolean>;
   async deleteMany(keys: string[]): Promise<boolean[] | boolean> {
     assertKeys(keys, "deleteMany");
     let results: readonly boolean[] = [];

@@ -76,7 +76,12 @@ export function countingClient(client: CacheClient): { client: CacheClient; log:
         return (...args: unknown[]) => {
           log.calls[name] = (log.calls[name] ?? 0) + 1;
           const first = args[0];
-          const n = typeof first === "string" ? 1 : [...(first as Iterable<unknown>)].length;
+          const n =
+            typeof first === "string"
+              ? 1
+              : first === undefined
+                ? 0
+                : [...(first as Iterable<unknown>)].length;
           log.keys[name] = (log.keys[name] ?? 0) + n;
           return value.apply(t, args);
         };
