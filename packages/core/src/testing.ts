@@ -5,6 +5,11 @@
 import type { ConformanceHarness } from "./conformance.js";
 import { MemoryTransport, type MemoryTransportOptions } from "./memory-transport.js";
 
+export {
+  type CacheClientConformanceParts,
+  type CacheClientHarness,
+  runCacheClientConformance,
+} from "./client-conformance.js";
 export { type ConformanceHarness, runTransportConformance } from "./conformance.js";
 
 /** A conformance harness around a {@link MemoryTransport} whose clock only moves when `advance` is called. */
