@@ -15,6 +15,8 @@ export function tableTag(name: string): string {
   return TABLE_TAG_PREFIX + (dot === -1 ? name : name.slice(dot + 1)).toLowerCase();
 }
 
+const PARAMETERS_MARK = " -- PARAMETERS: ";
+
 /** Most distinct SQL texts whose tags are remembered: the scan is cheap, but hot queries repeat. */
 const MEMO_LIMIT = 500;
 
@@ -37,7 +39,10 @@ export class TableTags {
   }
 
   /** The tags of every table `sql` reads (views expanded). */
-  forQuery(sql: string): readonly string[] {
+  forQuery(query: string): readonly string[] {
+    // TypeORM appends ` -- PARAMETERS: [...]` to the SQL it hands the cache: the tables do not depend on it.
+    const cut = query.lastIndexOf(PARAMETERS_MARK);
+    const sql = cut === -1 ? query : query.slice(0, cut);
     const known = this.#memo.get(sql);
     if (known !== undefined) return known;
     const tags = this.forTables(tablesOfQuery(sql).map((t) => t.name));

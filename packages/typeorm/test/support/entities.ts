@@ -5,6 +5,7 @@ import { EntitySchema } from "typeorm";
 export interface User {
   id: number;
   name: string;
+  visits?: number;
   deletedAt?: Date | null;
   posts?: Post[];
 }
@@ -34,6 +35,7 @@ export const UserEntity = new EntitySchema<User>({
   columns: {
     id: { type: "integer", primary: true, generated: "increment" },
     name: { type: "varchar" },
+    visits: { type: "integer", default: 0 },
     // `Date` lets each driver pick its timestamp type (datetime on SQLite, timestamp on PostgreSQL).
     deletedAt: { type: Date, deleteDate: true, nullable: true },
   },

@@ -177,7 +177,7 @@ export function defineProofSuite(dialect: Dialect): void {
       for (const s of servers) expect((await s.stats()).cmd_flush).toBe("0");
     });
 
-    it("a save, update, remove, soft-remove or recover in one process invalidates cached queries in another", async () => {
+    it("every TypeORM write on an entity, in one process, invalidates cached queries in another", async () => {
       const users = a.ds.getRepository(UserEntity);
       await allUsers(b);
       await allPosts(b);
@@ -232,6 +232,32 @@ export function defineProofSuite(dialect: Dialect): void {
         () => a.ds.createQueryBuilder().delete().from(UserEntity).where("name = :n", { n: "eve" }).execute(),
         (list) => expect(list).not.toContain("eve"),
       );
+      await expectInvalidated(
+        () => users.insert({ name: "fay" }),
+        (list) => expect(list).toContain("fay"),
+      );
+      await expectInvalidated(
+        // TypeORM's upsert leaves a generated id to the database on PostgreSQL: this one inserts.
+        () => users.upsert({ name: "gus" }, ["id"]),
+        (list) => expect(list).toContain("gus"),
+      );
+      await expectInvalidated(
+        () => users.softDelete({ name: "fay" }),
+        (list) => expect(list).not.toContain("fay"),
+      );
+      await expectInvalidated(
+        () => users.restore({ name: "fay" }),
+        (list) => expect(list).toContain("fay"),
+      );
+      await expectInvalidated(
+        () => users.delete({ name: "fay" }),
+        (list) => expect(list).not.toContain("fay"),
+      );
+      await expectInvalidated(
+        () => users.increment({ id: dee!.id }, "visits", 1),
+        () => undefined,
+      );
+      expect((await users.findOneByOrFail({ id: dee!.id })).visits).toBe(1);
       await expectInvalidated(
         async () => users.remove(await users.findOneByOrFail({ id: dee!.id })),
         (list) => expect(list).not.toContain("dee4"),
