@@ -1,4 +1,6 @@
 // @mcpair/core: the replication engine and everything it stands on. No sockets, no ORM.
+// What applications and integrations use. Building blocks for transports and tools (the ring, TTL arithmetic, the
+// drain marker, defaults) are in `@mcpair/core/internal`, which follows no semver promise.
 
 import type { PairClientOptions } from "./options.js";
 import { PairClient } from "./pair-client.js";
@@ -22,7 +24,6 @@ export {
   InvalidArgumentError,
   InvalidKeyError,
   InvalidTtlError,
-  isServerFault,
   McpairError,
   ProtocolError,
   QueueFullError,
@@ -39,7 +40,6 @@ export { createMemoryCluster } from "./memory-cluster.js";
 export type { MemoryItemView, MemoryTransportOperation, MemoryTransportOptions } from "./memory-transport.js";
 export { MemoryTransport } from "./memory-transport.js";
 export type { HealthOptions, PairClientOptions, RepairMode, WritePolicy } from "./options.js";
-export { DEFAULTS } from "./options.js";
 export type {
   CasToken,
   ClientStats,
@@ -55,13 +55,9 @@ export type {
 export { channels, PairClient } from "./pair-client.js";
 export type { RepairOutcome } from "./read-repair.js";
 export type { FetchOptions } from "./read-through.js";
-export { FETCH_DEFAULTS } from "./read-through.js";
-export type { Ring, RingKind } from "./ring.js";
-export { createRing } from "./ring.js";
+export type { RingKind } from "./ring.js";
 export type { ServerState } from "./server-node.js";
-export { DRAIN_KEY } from "./server-node.js";
 export type { ServerSpec } from "./servers.js";
-export { parseServers } from "./servers.js";
 export type {
   DeleteResult,
   DumpEntry,
@@ -79,7 +75,7 @@ export type {
   TransportSetOptions,
   TransportStats,
 } from "./transport.js";
-export { copyTtl, DEFAULT_MAX_TTL, MAX_RELATIVE_TTL, msToTtl, resolveTtl } from "./ttl.js";
+export { DEFAULT_MAX_TTL, MAX_RELATIVE_TTL } from "./ttl.js";
 
 /** Creates the replication engine. Most users call `createClient` from `@mcpair/memcached` instead. */
 export function createPairClient(options: PairClientOptions): PairClient {

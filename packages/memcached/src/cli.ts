@@ -12,13 +12,8 @@
  * undrain, rewarm; `status` reports unreachable servers instead of failing), 2 bad usage.
  */
 import { parseArgs } from "node:util";
-import {
-  InvalidArgumentError,
-  type PairClient,
-  parseServers,
-  type RewarmProgress,
-  type ServerStatus,
-} from "@mcpair/core";
+import { InvalidArgumentError, type PairClient, type RewarmProgress, type ServerStatus } from "@mcpair/core";
+import { parseServers } from "@mcpair/core/internal";
 import { createClient } from "./create-client.js";
 
 const USAGE = `Usage: mcpair <command> [<server>] --servers <host:port,...> [options]

@@ -1,7 +1,66 @@
 // @mcpair/memcached: the meta-protocol socket transport and `createClient`.
-// Everything from @mcpair/core is re-exported, so most applications depend on this package alone.
+// It re-exports what an application needs from @mcpair/core, so most applications depend on this package alone.
+// Building blocks for transports and tools stay in @mcpair/core (and @mcpair/core/internal).
 
-export * from "@mcpair/core";
+export type {
+  CacheClient,
+  CacheFetchOptions,
+  CasToken,
+  ClientStats,
+  Codec,
+  CodecOptions,
+  CounterOptions,
+  EncodedValue,
+  FetchOptions,
+  GetManyResult,
+  HealthOptions,
+  KeyHashing,
+  MemoryCluster,
+  MemoryClusterOptions,
+  NamespaceClient,
+  OperationOptions,
+  PairClientEvents,
+  PairClientOptions,
+  ReadOptions,
+  RepairMode,
+  RepairOutcome,
+  RewarmOptions,
+  RewarmProgress,
+  RingKind,
+  ServerSpec,
+  ServerState,
+  ServerStatsSnapshot,
+  ServerStatus,
+  SetOptions,
+  Transport,
+  TransportFactory,
+  TransportItem,
+  WriteOptions,
+  WritePolicy,
+} from "@mcpair/core";
+export {
+  AbortError,
+  ClientClosedError,
+  CodecError,
+  ConnectionError,
+  channels,
+  createDefaultCodec,
+  createMemoryCluster,
+  FLAGS,
+  InvalidArgumentError,
+  InvalidKeyError,
+  InvalidTtlError,
+  McpairError,
+  MemoryTransport,
+  PairClient,
+  ProtocolError,
+  QueueFullError,
+  ReplicationError,
+  ServerError,
+  ServerUnavailableError,
+  TimeoutError,
+  ValueTooLargeError,
+} from "@mcpair/core";
 export type { ClientOptions } from "./create-client.js";
 export { createClient } from "./create-client.js";
 export type { ReconnectStrategy, SocketTransportAuth, SocketTransportOptions } from "./options.js";
