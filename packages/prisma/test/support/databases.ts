@@ -37,6 +37,8 @@ export interface TestDatabase {
   kind: DatabaseKind;
   prisma: BaseClient;
   queries: QueryCounter;
+  /** A table's name as raw SQL must write it (PostgreSQL tables live in the file's own schema). */
+  table(name: string): string;
   /** Another client on the same database (another "process"), with its own counter. */
   connect(): { prisma: BaseClient; queries: QueryCounter };
   close(): Promise<void>;
@@ -48,6 +50,7 @@ export async function openDatabase(kind: DatabaseKind): Promise<TestDatabase> {
   const clients: BaseClient[] = [];
   let make: () => BaseClient;
   let cleanup: () => Promise<void>;
+  let table = (name: string) => `"${name}"`;
   if (kind === "sqlite") {
     const dir = mkdtempSync(join(tmpdir(), "mcpair-prisma-"));
     const file = join(dir, "test.db");
@@ -59,6 +62,7 @@ export async function openDatabase(kind: DatabaseKind): Promise<TestDatabase> {
     cleanup = async () => rmSync(dir, { recursive: true, force: true });
   } else {
     const schema = `t_${process.pid}_${randomBytes(4).toString("hex")}`;
+    table = (name) => `"${schema}"."${name}"`;
     const admin = new pg.Client({ connectionString: connectionString() });
     await admin.connect();
     await admin.query(`CREATE SCHEMA "${schema}"`);
@@ -98,6 +102,7 @@ export async function openDatabase(kind: DatabaseKind): Promise<TestDatabase> {
     kind,
     prisma: first.prisma,
     queries: first.queries,
+    table,
     connect,
     close: async () => {
       await Promise.all(clients.map((c) => c.$disconnect()));
