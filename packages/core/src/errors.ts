@@ -19,6 +19,12 @@
  * ├── ReplicationError          write not acknowledged as the write policy requires (ERR_MCPAIR_REPLICATION)
  * └── ClientClosedError         used after close()/destroy()    (ERR_MCPAIR_CLIENT_CLOSED)
  * ```
+ *
+ * Identity across copies: an application can load two copies of this module (the ESM and the CJS build, or two
+ * versions through different dependencies), and an error thrown by one copy is not an instance of the other copy's
+ * class in the ordinary sense. As undici does, every class carries a brand, `Symbol.for("mcpair.error.<Name>")`, on
+ * its prototype, and a `Symbol.hasInstance` that checks the brand: `err instanceof ServerUnavailableError` is true
+ * for a `ServerUnavailableError` (or a subclass) from any copy. Health decisions (`isServerFault`) read the brands.
  */
 export class McpairError extends Error {
   /** Stable, documented identifier of the condition. */
@@ -178,10 +184,54 @@ export class ClientClosedError extends McpairError {
   }
 }
 
+// ─── brands ───────────────────────────────────────────────────────────────────────────────────────────────────────
+
+const brands = new Map<string, symbol>();
+
+/** Whether `value` is an mcpair error of class `name` (or a subclass of it), from this copy of mcpair or another. */
+export function hasBrand(value: unknown, name: string): boolean {
+  const symbol = brands.get(name) ?? Symbol.for(`mcpair.error.${name}`);
+  return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[symbol] === true;
+}
+
+function brand(cls: abstract new (...args: never[]) => Error, name: string): void {
+  const symbol = Symbol.for(`mcpair.error.${name}`);
+  brands.set(name, symbol);
+  // On the prototype, not on each instance: inherited by subclasses (a ConnectionError carries the
+  // ServerUnavailableError brand too) and invisible to JSON and inspection.
+  Object.defineProperty(cls.prototype, symbol, { value: true });
+  Object.defineProperty(cls, Symbol.hasInstance, {
+    value(this: unknown, instance: unknown): boolean {
+      // A class a user derives from ours inherits this static method: give it the ordinary semantics.
+      if (this !== cls) return Function.prototype[Symbol.hasInstance].call(this, instance);
+      return hasBrand(instance, name);
+    },
+  });
+}
+
+brand(McpairError, "McpairError");
+brand(InvalidArgumentError, "InvalidArgumentError");
+brand(InvalidKeyError, "InvalidKeyError");
+brand(InvalidTtlError, "InvalidTtlError");
+brand(ValueTooLargeError, "ValueTooLargeError");
+brand(ServerUnavailableError, "ServerUnavailableError");
+brand(ConnectionError, "ConnectionError");
+brand(TimeoutError, "TimeoutError");
+brand(AbortError, "AbortError");
+brand(ProtocolError, "ProtocolError");
+brand(ServerError, "ServerError");
+brand(QueueFullError, "QueueFullError");
+brand(CodecError, "CodecError");
+brand(ReplicationError, "ReplicationError");
+brand(ClientClosedError, "ClientClosedError");
+
 /**
  * True when `err` says the server is unreachable or misbehaving (counts toward marking it down), as opposed to an
- * answer about the request itself (`SERVER_ERROR out of memory`, `CLIENT_ERROR bad data chunk`).
+ * answer about the request itself (`SERVER_ERROR out of memory`, `CLIENT_ERROR bad data chunk`). Decided by brand,
+ * so errors from another copy of mcpair (a transport built against the CJS build, say) count the same.
  */
 export function isServerFault(err: unknown): boolean {
-  return err instanceof ServerUnavailableError || err instanceof TimeoutError || err instanceof ProtocolError;
+  return (
+    hasBrand(err, "ServerUnavailableError") || hasBrand(err, "TimeoutError") || hasBrand(err, "ProtocolError")
+  );
 }

@@ -1,4 +1,4 @@
-import { isServerFault, ServerUnavailableError } from "./errors.js";
+import { hasBrand, isServerFault, ServerUnavailableError } from "./errors.js";
 import { HintLog } from "./hints.js";
 import type { ServerAddress, Transport } from "./transport.js";
 
@@ -135,7 +135,7 @@ export class ServerNode {
   failed(error: unknown): void {
     if (!isServerFault(error) || !this.reachable) return;
     this.#hooks.error(this, error);
-    this.#failures += error instanceof ServerUnavailableError ? this.#settings.failureThreshold : 1;
+    this.#failures += hasBrand(error, "ServerUnavailableError") ? this.#settings.failureThreshold : 1;
     if (this.#failures >= this.#settings.failureThreshold) this.markDown(`${(error as Error).message}`);
   }
 
