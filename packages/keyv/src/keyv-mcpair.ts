@@ -1,5 +1,11 @@
 import { EventEmitter } from "node:events";
-import { type CacheClient, InvalidArgumentError, type NamespaceClient, type ReadOptions } from "@mcpair/core";
+import {
+  type CacheClient,
+  ClientClosedError,
+  InvalidArgumentError,
+  type NamespaceClient,
+  type ReadOptions,
+} from "@mcpair/core";
 import { CAPABILITIES, type KeyvMcpairCapabilities } from "./capabilities.js";
 import { fromAbsolute, fromRelative, type Lifetime } from "./lifetime.js";
 import {
@@ -279,6 +285,8 @@ export class KeyvMcpair extends EventEmitter {
 
   /** The namespace client for the current namespace; made once per namespace change, not per call. */
   #space(): NamespaceClient {
+    // A namespace client made before the close would answer "unavailable" rather than "closed": say what happened.
+    if (this.#disconnected) throw new ClientClosedError("KeyvMcpair: the store was disconnected");
     const name = this.#namespace || DEFAULT_NAMESPACE;
     if (this.#scope?.name !== name) this.#scope = { name, client: this.#client.namespace(name) };
     return this.#scope.client;
