@@ -49,6 +49,25 @@ function findMemcached() {
   }
 }
 
+// The demo needs no memcached: without one it runs on in-process servers (createMemoryCluster) and says so on its
+// first line. So for `npm run demo` a missing memcached is installed when possible (Debian, root; not with
+// MCPAIR_NO_INSTALL=1) but is never an error, and the demo's own bootstrap ends here.
+if (process.env.npm_lifecycle_event === "predemo") {
+  const canInstall =
+    process.env.MCPAIR_NO_INSTALL !== "1" &&
+    typeof process.getuid === "function" &&
+    process.getuid() === 0 &&
+    existsSync("/etc/debian_version") &&
+    existsSync("/usr/bin/apt-get");
+  if (!findMemcached() && canInstall) {
+    log("memcached not found: installing it with apt-get (Debian package `memcached`) for the demo");
+    const quiet = { cwd: root, stdio: "inherit" };
+    if (spawnSync("apt-get", ["update", "-qq"], quiet).status === 0)
+      spawnSync("apt-get", ["install", "-y", "-qq", "memcached"], quiet);
+  }
+  process.exit(0);
+}
+
 if (!findMemcached()) {
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
   const isDebian = existsSync("/etc/debian_version") && existsSync("/usr/bin/apt-get");
@@ -65,4 +84,31 @@ if (!findMemcached()) {
     );
     process.exit(1);
   }
+}
+
+// 3. chromium, for the example app's end-to-end test (headless Chromium driven by playwright-core, which cannot
+// download browsers without internet access). Debian as root: `apt-get install chromium`; elsewhere the test says
+// what to install (or set CHROMIUM_BIN).
+function findChromium() {
+  if (process.env.CHROMIUM_BIN) return existsSync(process.env.CHROMIUM_BIN) ? process.env.CHROMIUM_BIN : null;
+  for (const p of ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"])
+    if (existsSync(p)) return p;
+  return null;
+}
+
+if (!findChromium()) {
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const isDebian = existsSync("/etc/debian_version") && existsSync("/usr/bin/apt-get");
+  if (isRoot && isDebian && process.env.MCPAIR_NO_INSTALL !== "1") {
+    log(
+      "chromium not found: installing it with apt-get (Debian package `chromium`) for the example's browser test",
+    );
+    run("apt-get", ["update", "-qq"]);
+    run("apt-get", ["install", "-y", "-qq", "chromium"]);
+  }
+  if (!findChromium())
+    log(
+      "chromium was not found: the example app's end-to-end test will fail until it is installed\n" +
+        "  (Debian/Ubuntu: `sudo apt-get install chromium`) or CHROMIUM_BIN points at a Chromium or Chrome binary.",
+    );
 }
