@@ -226,6 +226,21 @@ export class KeyvMcpair extends EventEmitter {
           failure ??= error;
           const partial = batchResults(error, indexes.length);
           if (partial) for (const [j, i] of indexes.entries()) results[i] = partial[j] === true;
+          else if (batch !== "expired" && indexes.length > 1 && isEntryProblem(error)) {
+            // One bad value (too large, not encodable) refused the whole batch before anything was sent: store
+            // the others one by one, so only the bad entries report false.
+            const ttl = batch === "default" ? undefined : { ttl: batch };
+            await Promise.all(
+              indexes.map(async (i) => {
+                try {
+                  await space.set(entries[i]!.key, entries[i]!.value, ttl);
+                  results[i] = true;
+                } catch {
+                  // reported through `failure`
+                }
+              }),
+            );
+          }
         }
       }),
     );
@@ -321,6 +336,12 @@ function batchResults(error: unknown, length: number): readonly boolean[] | unde
   if (code !== "ERR_MCPAIR_REPLICATION" || !Array.isArray(results) || results.length !== length)
     return undefined;
   return results as boolean[];
+}
+
+/** Errors that concern one entry's value, refused before anything was sent (so retrying the others is safe). */
+function isEntryProblem(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_MCPAIR_VALUE_TOO_LARGE" || code === "ERR_MCPAIR_CODEC";
 }
 
 function assertKey(key: unknown, method: string): asserts key is string {

@@ -261,3 +261,23 @@ describe("Keyv 6 over the store", () => {
     expect(await keyv.getMany(["a", "b"])).toEqual([undefined, undefined]);
   });
 });
+
+describe("write failures", () => {
+  it("a value over memcached's item size: set resolves false with an error event; setMany fails only that entry", async () => {
+    const keyv = new Keyv6({ store: new KeyvMcpair(cluster.client), namespace: unique("big") });
+    const errors: unknown[] = [];
+    keyv.on("error", (error: unknown) => errors.push(error));
+    const big = "x".repeat(2 * 1024 * 1024);
+    expect(await keyv.set("big", big)).toBe(false);
+    expect(
+      await keyv.setMany([
+        { key: "a", value: "small" },
+        { key: "big", value: big },
+        { key: "b", value: "small" },
+      ]),
+    ).toEqual([true, false, true]);
+    expect(await keyv.getMany(["a", "big", "b"])).toEqual(["small", undefined, "small"]);
+    expect(errors).toHaveLength(2);
+    for (const error of errors) expect(JSON.stringify((error as Error).message)).toMatch(/limit|large|bytes/);
+  });
+});
