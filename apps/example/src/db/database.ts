@@ -7,6 +7,10 @@ export interface Database {
   readonly kind: "sqlite" | "postgres";
   /** Where the data lives (a file path, or the PostgreSQL URL without its password). */
   readonly location: string;
+  /** How the ORMs open their own connections to the same database. */
+  readonly connection:
+    | { readonly kind: "sqlite"; readonly file: string }
+    | { readonly kind: "postgres"; readonly url: string };
   /**
    * Statements run so far, from every source (this module, and the ORMs: their query loggers call `counted`), split
    * into reads (`SELECT`: the load a cache is there to take off the database) and writes (everything else).

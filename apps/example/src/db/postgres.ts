@@ -11,6 +11,7 @@ export function openPostgres(url: string): Database {
   return {
     kind: "postgres",
     location: url.replace(/:[^:@/]*@/, ":***@"),
+    connection: { kind: "postgres", url },
     queries,
     async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
       countStatement(queries, sql);

@@ -12,7 +12,7 @@ function ddl(kind: Database["kind"]): string[] {
     "CREATE INDEX IF NOT EXISTS books_author ON books (author_id)",
     `CREATE TABLE IF NOT EXISTS reviews (
        id ${serial}, book_id INTEGER NOT NULL REFERENCES books(id), rating INTEGER NOT NULL,
-       body TEXT NOT NULL, created_at BIGINT NOT NULL)`,
+       body TEXT NOT NULL, created_at TEXT NOT NULL)`,
     "CREATE INDEX IF NOT EXISTS reviews_book ON reviews (book_id)",
   ];
 }

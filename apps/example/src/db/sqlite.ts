@@ -15,6 +15,7 @@ export function openSqlite(file: string): Database {
   return {
     kind: "sqlite",
     location: file,
+    connection: { kind: "sqlite", file },
     queries,
     async query<T>(sql: string, params: readonly unknown[] = []): Promise<T[]> {
       countStatement(queries, sql);
