@@ -2,7 +2,7 @@ import { type CacheClient, type FetchOptions, InvalidArgumentError } from "@mcpa
 import type { DataSource } from "typeorm";
 import { isCacheClient } from "./options.js";
 import { isMcpairQueryResultCache } from "./query-result-cache.js";
-import { tableTag } from "./table-tags.js";
+import { tableList, tableTag } from "./table-tags.js";
 
 /** Options of {@link cachedQuery}. */
 export interface CachedQueryOptions extends Omit<FetchOptions, "ttl"> {
@@ -62,9 +62,7 @@ export async function cachedQuery<T>(
     );
   if (!Array.isArray(tags) || tags.some((t) => typeof t !== "string"))
     throw new InvalidArgumentError('cachedQuery: option "tags" must be an array of strings');
-  const tableNames = [...tables];
-  if (tableNames.some((t) => typeof t !== "string" || t === ""))
-    throw new InvalidArgumentError('cachedQuery: option "tables" must list non-empty table names');
+  const tableNames = tableList(tables, 'cachedQuery: option "tables"');
 
   let client: CacheClient;
   let fullKey: string;

@@ -23,7 +23,7 @@ import {
   readEntry,
   type StoredQueryResult,
 } from "./stored-entry.js";
-import { TableTags } from "./table-tags.js";
+import { TableTags, tableList } from "./table-tags.js";
 import { WriteInvalidation } from "./write-invalidation.js";
 
 /** Brands instances across copies of this package (no `instanceof` between copies). */
@@ -144,6 +144,7 @@ export class McpairQueryResultCache implements QueryResultCache {
     queryRunner?: QueryRunner,
   ): Promise<QueryResultCacheOptions | undefined> {
     this.#installSubscriber();
+    assertCacheOptions(options, "getFromCache");
     const lookup = lookupOf(options);
     if (lookup === undefined) return undefined;
     const tags = this.#queryTags(options);
@@ -166,6 +167,7 @@ export class McpairQueryResultCache implements QueryResultCache {
     savedCache: QueryResultCacheOptions | undefined,
     queryRunner?: QueryRunner,
   ): Promise<void> {
+    assertCacheOptions(options, "storeInCache");
     const lookup = lookupOf(options);
     if (lookup === undefined) return;
     const duration = options.duration;
@@ -211,6 +213,8 @@ export class McpairQueryResultCache implements QueryResultCache {
 
   /** Removes the entries of these cache ids, with their derived `<id>-count` and `<id>-pagination` entries. */
   async remove(identifiers: string[], _queryRunner?: QueryRunner): Promise<void> {
+    if (!Array.isArray(identifiers))
+      throw new InvalidArgumentError("remove: identifiers must be an array of cache ids");
     const keys: string[] = [];
     for (const id of identifiers) {
       if (typeof id !== "string" || id === "") continue;
@@ -225,13 +229,13 @@ export class McpairQueryResultCache implements QueryResultCache {
    * other applications. Works whether or not `invalidateOnWrite` is on.
    */
   async invalidateTables(tables: Iterable<string>): Promise<void> {
-    const tags = this.tagsOfTables(tables);
+    const tags = this.tagsOfTables(tableList(tables, "invalidateTables: tables"));
     if (tags.length > 0) await this.#invalidateTags(tags);
   }
 
   /** The core tags of `tables` (`table:<name>`, views expanded into the tables they read). */
   tagsOfTables(tables: Iterable<string>): readonly string[] {
-    return this.#tags.forTables(tables);
+    return this.#tags.forTables(tableList(tables, "tagsOfTables: tables"));
   }
 
   /** The tags a query's entry carries: its tables', with `invalidateOnWrite`. */
@@ -314,6 +318,11 @@ export class McpairQueryResultCache implements QueryResultCache {
 /** Whether `value` is a {@link McpairQueryResultCache} (of any copy of this package). */
 export function isMcpairQueryResultCache(value: unknown): value is McpairQueryResultCache {
   return value !== null && typeof value === "object" && (value as Record<symbol, unknown>)[BRAND] === true;
+}
+
+function assertCacheOptions(options: unknown, method: string): void {
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`${method}: options must be TypeORM's QueryResultCacheOptions object`);
 }
 
 function describe(error: unknown): string {

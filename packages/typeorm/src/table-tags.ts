@@ -1,3 +1,4 @@
+import { InvalidArgumentError } from "@mcpair/core";
 import type { DataSource, EntityMetadata } from "typeorm";
 import { tablesOfQuery } from "./sql-tables.js";
 
@@ -16,6 +17,22 @@ export function tableTag(name: string): string {
 }
 
 const PARAMETERS_MARK = " -- PARAMETERS: ";
+
+/**
+ * `tables` as an array of non-empty names, or `InvalidArgumentError` naming `what` (a lone string is refused: it
+ * would otherwise be read character by character).
+ */
+export function tableList(tables: unknown, what: string): string[] {
+  const list =
+    typeof tables !== "string" && tables !== null && typeof tables === "object" && Symbol.iterator in tables
+      ? [...(tables as Iterable<unknown>)]
+      : undefined;
+  if (list === undefined || list.some((t) => typeof t !== "string" || t === ""))
+    throw new InvalidArgumentError(
+      `${what} must be an array of non-empty table names, e.g. ["user", "post"]`,
+    );
+  return list as string[];
+}
 
 /** Most distinct SQL texts whose tags are remembered: the scan is cheap, but hot queries repeat. */
 const MEMO_LIMIT = 500;

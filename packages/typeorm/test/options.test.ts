@@ -53,6 +53,18 @@ describe("options", () => {
     const owned = new McpairQueryResultCache(ds, { client: { servers: ["127.0.0.1:1"] } });
     expect(() => owned.client).toThrow(/not connected/);
     expect(isMcpairQueryResultCache({})).toBe(false);
+    expect(() => cache.tagsOfTables("user")).toThrow(InvalidArgumentError);
+    expect(cache.tagsOfTables(["public.User", "post"])).toEqual(["table:user", "table:post"]);
+  });
+
+  it("provider methods validate what TypeORM (or a caller) hands them", async () => {
+    const cache = new McpairQueryResultCache(dataSource(), { client });
+    await expect(cache.getFromCache(null as never)).rejects.toThrow(InvalidArgumentError);
+    await expect(cache.storeInCache(undefined as never, undefined)).rejects.toThrow(
+      /QueryResultCacheOptions/,
+    );
+    await expect(cache.remove("id" as never)).rejects.toThrow(/identifiers must be an array/);
+    await expect(cache.invalidateTables("user")).rejects.toThrow(/invalidateTables: tables/);
   });
 
   it("cachedQuery validates its arguments", async () => {
@@ -65,6 +77,9 @@ describe("options", () => {
     await expect(cachedQuery(client, "k", ok, { ttl: 0 })).rejects.toThrow(/"ttl" must be a positive number/);
     await expect(cachedQuery(client, "k", ok, { ttl: 1, tags: "t" as never })).rejects.toThrow(/"tags"/);
     await expect(cachedQuery(client, "k", ok, { ttl: 1, tables: [""] })).rejects.toThrow(/"tables"/);
+    await expect(cachedQuery(client, "k", ok, { ttl: 1, tables: "user" })).rejects.toThrow(
+      /array of non-empty/,
+    );
     await expect(cachedQuery(dataSource(), "k", ok, { ttl: 1 })).rejects.toThrow(
       /DataSource whose cache.provider is a McpairQueryResultCache/,
     );
