@@ -175,6 +175,31 @@ describe.each(DATABASES)("cached reads on %s", (kind) => {
     await withDefaults.$cache.close();
   });
 
+  it("$allModels sets a default for every model", async () => {
+    const everything = extend(db.prisma, cluster.client(), { defaults: { $allModels: { ttl: 60 } } });
+    const [, q1] = await selects(db.queries, () => everything.comment.count());
+    const [, q2] = await selects(db.queries, () => everything.comment.count());
+    expect([q1, q2]).toEqual([1, 0]);
+    await expect(async () =>
+      extend(db.prisma, cluster.client(), { defaults: { Nope: { ttl: 1 } } }),
+    ).rejects.toThrow(/defaults.Nope names no model of this client/);
+    await everything.$cache.close();
+  });
+
+  it("invalidateAll empties the namespace for every process, and no other namespace", async () => {
+    const namespace = `all-${kind}`;
+    const a = extend(db.prisma, cluster.client(), { namespace });
+    const b = extend(db.prisma, cluster.client(), { namespace });
+    const read = (p: Extended) => p.user.findMany({ where: { name: { endsWith: "2" } }, cache: { ttl: 60 } });
+    await read(a);
+    await read(prisma);
+    await a.$cache.invalidateAll();
+    const [, q1] = await selects(db.queries, () => read(b));
+    const [, q2] = await selects(db.queries, () => read(prisma));
+    expect([q1, q2]).toEqual([1, 0]);
+    await Promise.all([a.$cache.close(), b.$cache.close()]);
+  });
+
   it("caches findUnique(OrThrow), findFirst(OrThrow), count, aggregate and groupBy", async () => {
     const id = userIds[2]!;
     const reads: Array<() => Promise<unknown>> = [

@@ -1,5 +1,6 @@
 // One of three memcached servers killed (replicas 2): cached reads keep being served by each key's other replica,
 // with no extra database query, and writes keep invalidating. On both databases.
+import { CodecError } from "@mcpair/core";
 import { connectRaw, type MemcachedServer, useMemcachedCleanup } from "@mcpair/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, openDatabase, type TestDatabase } from "./support/databases.js";
@@ -76,5 +77,63 @@ describe.each(DATABASES)("a memcached server killed, on %s", (kind) => {
     expect(q).toBe(1);
     expect(after?.name).toBe("while down");
     expect(prisma.$cache.stats().invalidationErrors).toBe(0);
+  });
+});
+
+describe("memcached failing entirely", () => {
+  let db: TestDatabase;
+
+  beforeAll(async () => {
+    db = await openDatabase("sqlite");
+  });
+  afterAll(async () => {
+    await db?.close();
+  });
+
+  it("every server down: reads run on the database, writes resolve, onError hears of lost invalidations", async () => {
+    const cluster = await startCluster();
+    const errors: string[] = [];
+    const prisma = extend(db.prisma, cluster.client(), { onError: (_e, c) => errors.push(c.phase) });
+    const user = await prisma.user.create({ data: { email: "down@example.com", name: "a" } });
+    await Promise.all(cluster.servers.map((s) => s.kill()));
+    const read = () => prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 60 } });
+    const [first, q1] = await selects(db.queries, read);
+    const [, q2] = await selects(db.queries, read);
+    expect(first?.name).toBe("a");
+    expect([q1, q2]).toEqual([1, 1]);
+    const updated = await prisma.user.update({ where: { id: user.id }, data: { name: "b" } });
+    expect(updated.name).toBe("b");
+    expect(errors).toContain("invalidate");
+    expect(prisma.$cache.stats().invalidationErrors).toBeGreaterThan(0);
+    await prisma.$cache.close();
+    await cluster.close();
+  });
+
+  it("a cache that throws: the read falls back to the database and onError hears of it", async () => {
+    const cluster = await startCluster();
+    const real = cluster.client();
+    const broken = new Proxy(real, {
+      get(target, property, receiver) {
+        if (property === "namespace")
+          return (name: string) =>
+            new Proxy(target.namespace(name), {
+              get(ns, p, r) {
+                if (p === "fetch") return () => Promise.reject(new CodecError("garbled"));
+                return Reflect.get(ns, p, r);
+              },
+            });
+        return Reflect.get(target, property, receiver);
+      },
+    });
+    const seen: unknown[] = [];
+    const prisma = extend(db.prisma, broken, { onError: (e) => seen.push(e) });
+    const [rows, q] = await selects(db.queries, () => prisma.user.findMany({ cache: { ttl: 60 } }));
+    expect(rows.length).toBeGreaterThan(0);
+    expect(q).toBe(1);
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toBeInstanceOf(CodecError);
+    expect(prisma.$cache.stats().fallbacks).toBe(1);
+    await prisma.$cache.close();
+    await cluster.close();
   });
 });

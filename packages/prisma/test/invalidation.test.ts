@@ -251,6 +251,38 @@ describe.each(DATABASES)("invalidation on %s", (kind) => {
       expect(after?.name).toBe("kept");
     });
 
+    it("a nested transaction (savepoint) invalidates after the outermost commit", async () => {
+      const user = await prisma.user.create({ data: { email: email(), name: "outer" } });
+      const read = () => prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 60 } });
+      await read();
+      let afterInner: number | undefined;
+      await prisma.$transaction(async (tx) => {
+        // Prisma 7 runs a transaction started on a transaction client as a savepoint of the outer one.
+        const nested = tx as unknown as {
+          $transaction(fn: (t: typeof tx) => Promise<unknown>): Promise<unknown>;
+        };
+        await nested.$transaction((inner) =>
+          inner.user.update({ where: { id: user.id }, data: { name: "inner" } }),
+        );
+        [, afterInner] = await selects(db.queries, read);
+      });
+      expect(afterInner).toBe(0);
+      const [after, q] = await selects(db.queries, read);
+      expect(q).toBe(1);
+      expect(after?.name).toBe("inner");
+    });
+
+    it("with transactionReads: 'cache', reads inside a transaction are served from the cache", async () => {
+      const caching = extend(db.prisma, cluster.client(), { transactionReads: "cache" });
+      const read = (p: typeof caching | Parameters<Parameters<typeof caching.$transaction>[0]>[0]) =>
+        p.profile.count({ cache: { ttl: 60 } });
+      await read(caching);
+      const [, q] = await selects(db.queries, () => caching.$transaction((tx) => read(tx)));
+      expect(q).toBe(0);
+      expect(caching.$cache.stats().bypassed).toBe(0);
+      await caching.$cache.close();
+    });
+
     it("a batch transaction runs its reads on the database and invalidates its writes after it", async () => {
       const user = await prisma.user.create({ data: { email: email(), name: "b1" } });
       const read = () => prisma.user.findUnique({ where: { id: user.id }, cache: { ttl: 60 } });
