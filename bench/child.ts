@@ -196,6 +196,8 @@ async function runWorkload(job: Extract<Job, { kind: "workload" }>): Promise<Wor
     }
   }
 
+  // The low 10 bits of each random number pick get or set, the rest pick the key.
+  const readBelow = Math.round(spec.readShare * 1024);
   const hist = new Histogram();
   let running = true;
   let measuring = false;
@@ -221,14 +223,14 @@ async function runWorkload(job: Extract<Job, { kind: "workload" }>): Promise<Wor
             hits += h;
             misses += batch.length - h;
           }
-        } else if (r & 1) {
-          const got = await c.get(keys[(r >>> 1) % keys.length]!);
+        } else if ((r & 1023) < readBelow) {
+          const got = await c.get(keys[(r >>> 10) % keys.length]!);
           if (measuring) {
             if (c.isHit(got)) hits++;
             else misses++;
           }
         } else {
-          await c.set(keys[(r >>> 1) % keys.length]!, value);
+          await c.set(keys[(r >>> 10) % keys.length]!, value);
         }
         if (measuring) {
           hist.record(performance.now() - started);
@@ -246,11 +248,17 @@ async function runWorkload(job: Extract<Job, { kind: "workload" }>): Promise<Wor
   const loops: Promise<void>[] = [];
   for (let i = 0; i < spec.inflight; i++) loops.push(loop(0x9e3779b9 ^ ((i + 1) * 0x85ebca6b), client));
   await sleep(job.warmupMs);
+  // The parent snapshots the servers' counters at both edges of the window (not awaited: its answer must not delay
+  // the measurement; the snapshot lags the edge by about a millisecond at either end alike).
+  void send({ type: "window", edge: "start" });
   measuring = true;
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   await sleep(job.measureMs);
   measuring = false;
+  const cpu = process.cpuUsage(cpuBefore);
   const seconds = (performance.now() - started) / 1000;
+  void send({ type: "window", edge: "end" });
   running = false;
   await Promise.all(loops);
 
@@ -261,6 +269,7 @@ async function runWorkload(job: Extract<Job, { kind: "workload" }>): Promise<Wor
     kind: "workload",
     ops,
     seconds,
+    cpuUs: cpu.user + cpu.system,
     hits,
     misses,
     errors,

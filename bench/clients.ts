@@ -5,7 +5,7 @@
  * Each library is imported only when its client is opened, so a child process holds one library's code, not six.
  */
 import type { PairClient } from "@mcpair/memcached";
-import type { ClientId, Servers } from "./config.js";
+import { CLIENTS, type ClientId, type Servers } from "./config.js";
 
 /** Lifetime of every benchmark item, in seconds. */
 export const TTL = 3600;
@@ -39,25 +39,23 @@ export async function openClient(id: ClientId, servers: Servers): Promise<BenchC
   return client;
 }
 
-async function build(id: ClientId, { single, trio }: Servers): Promise<BenchClient> {
-  switch (id) {
-    case "mcpair-r1":
-    case "mcpair-r2": {
+async function build(id: ClientId, servers: Servers): Promise<BenchClient> {
+  const spec = CLIENTS[id];
+  const list = spec.servers === 1 ? [servers.one] : servers.three;
+  switch (spec.library) {
+    case "mcpair": {
       const { createClient } = await import("@mcpair/memcached");
-      return mcpair(
-        id === "mcpair-r1"
-          ? createClient({ servers: [single], replicas: 1, timeout: TIMEOUT_MS })
-          : createClient({ servers: trio, replicas: 2, timeout: TIMEOUT_MS }),
-      );
+      return mcpair(createClient({ servers: list, replicas: spec.replicas, timeout: TIMEOUT_MS }));
     }
     case "memcache-client":
-      return memcacheClient(single);
+      if (list.length !== 1) throw new Error("memcache-client's server list is for failover, not sharding");
+      return memcacheClient(list[0]!);
     case "memjs":
-      return memjsClient(single);
+      return memjsClient(list);
     case "memcached":
-      return memcached3rdEden(single);
+      return memcached3rdEden(list);
     case "memcache":
-      return memcacheJaredwray(single);
+      return memcacheJaredwray(list);
   }
 }
 
@@ -111,10 +109,14 @@ async function memcacheClient(server: string): Promise<BenchClient> {
 
 const MEMJS_SET = { expires: TTL };
 
-async function memjsClient(server: string): Promise<BenchClient> {
+async function memjsClient(servers: string[]): Promise<BenchClient> {
   const { default: memjs } = await import("memjs");
+  // Several servers: memjs shards keys over them (hash of the key modulo the server count).
   // memjs logs every failure to the console by default; `timeout` is in seconds (default 0.5).
-  const client = memjs.Client.create(server, { timeout: TIMEOUT_MS / 1000, logger: { log: () => {} } });
+  const client = memjs.Client.create(servers.join(","), {
+    timeout: TIMEOUT_MS / 1000,
+    logger: { log: () => {} },
+  });
   return {
     multiGet: "none: Promise.all(get × N)",
     ready: async () => {
@@ -139,10 +141,14 @@ async function memjsClient(server: string): Promise<BenchClient> {
   };
 }
 
-async function memcached3rdEden(server: string): Promise<BenchClient> {
+async function memcached3rdEden(servers: string[]): Promise<BenchClient> {
   const { default: Memcached } = await import("memcached");
-  // Defaults kept (poolSize 10 connections, no pipelining); `retries: 0` so a failure surfaces instead of stalling.
-  const client = new Memcached(server, { timeout: TIMEOUT_MS, retries: 0 });
+  // Defaults kept (poolSize 10 connections per server, no pipelining, keys sharded with hashring over several
+  // servers); `retries: 0` so a failure surfaces instead of stalling.
+  const client = new Memcached(servers.length === 1 ? servers[0]! : servers, {
+    timeout: TIMEOUT_MS,
+    retries: 0,
+  });
   const call = <T>(fn: (cb: (err: unknown, data: T) => void) => void): Promise<T> =>
     new Promise((resolve, reject) => fn((err, data) => (err ? reject(err) : resolve(data))));
   return {
@@ -159,9 +165,10 @@ async function memcached3rdEden(server: string): Promise<BenchClient> {
   };
 }
 
-async function memcacheJaredwray(server: string): Promise<BenchClient> {
+async function memcacheJaredwray(servers: string[]): Promise<BenchClient> {
   const { Memcache } = await import("memcache");
-  const client = new Memcache({ nodes: [server], timeout: TIMEOUT_MS });
+  // Several nodes: its default KetamaHash shards keys over them.
+  const client = new Memcache({ nodes: servers, timeout: TIMEOUT_MS });
   return {
     multiGet: "gets([...keys])",
     ready: () => client.connect(),

@@ -1,14 +1,21 @@
 /**
- * `npm run bench`: mcpair against the memcached clients people use today (issues 3 and 4).
+ * `npm run bench`: mcpair against the memcached clients people use today, each mcpair mode against peers on the same
+ * servers (issue 14; the storm is issue 4's).
  *
- *   npm run bench                                   # everything (about 2¼ minutes)
- *   npm run bench -- --only w1,storm                # some workloads: w1, w2, w3, storm
- *   npm run bench -- --clients mcpair-r1,memjs      # some clients
- *   npm run bench -- --only w1 --profile            # also profile one extra mcpair W1 child (--cpu-prof)
+ *   npm run bench                                      # everything (about 6 minutes)
+ *   npm run bench -- --only w0,w1                      # some steps: w0, w1, w2, w3, lat, storm
+ *   npm run bench -- --clients mcpair-r1x3,mcpair-r2x3 # some clients (see config.ts)
+ *   npm run bench -- --only w1 --profile               # also profile one extra mcpair replicas:2 child per step
+ *   npm run bench -- --only w1 --profile=mcpair-r1x3,mcpair-r2x3
  *
- * Environment: MCPAIR_BENCH_SECONDS (3, measured seconds per workload run, after MCPAIR_BENCH_WARMUP_SECONDS, 0.5),
- * MCPAIR_BENCH_STORM_SECONDS (10), MCPAIR_BENCH_ROUNDS (2 for W1, 1 for W2/W3: rounds per client, best kept).
- * Results are also written to bench-results/ as JSON.
+ * Steps: W0 (90/10 get/set, the headline), W1 (50/50), W2 (multi-get of 100), W3 (16 KB values), each on one server
+ * (mcpair replicas:1 and four peers) and on three (mcpair replicas:1 and 2, and the peers that shard); `lat` runs W0
+ * over a link with 0.5 ms of added round trip (bench/latency-proxy.c); `storm` is the hot-key storm.
+ *
+ * Environment: MCPAIR_BENCH_SECONDS (2, measured seconds per run, after MCPAIR_BENCH_WARMUP_SECONDS, 0.5),
+ * MCPAIR_BENCH_ROUNDS (2: rounds per step, the order of the clients reversed every other round so machine load hits
+ * them alike; each client's best round is kept), MCPAIR_BENCH_RTT_MS (0.5), MCPAIR_BENCH_STORM_SECONDS (10).
+ * Results go to bench-results/ as JSON and as an SVG chart.
  *
  * This process only orchestrates: it starts the memcached servers once, then runs every measurement in its own
  * child process (`child.ts`), one at a time, so each client's peak RSS and CPU are its own. The children run plain
@@ -21,19 +28,24 @@ import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { cleanupAll, connectRaw, type MemcachedServer, startMemcached } from "@mcpair/test-utils";
+import { cleanupAll, type MemcachedServer, startMemcached } from "@mcpair/test-utils";
 import ts from "typescript";
+import { renderBenchChart } from "./chart.js";
 import {
   type BaselineResult,
   CLIENT_IDS,
+  CLIENTS,
   type ClientId,
+  clientLabel,
   type FromChild,
   isMcpair,
   type Job,
   type JobResult,
-  LABELS,
+  LIBRARY_LABELS,
+  type Library,
   PEER_PACKAGES,
   PEERS,
+  requestsPerOp,
   type Servers,
   type StormMode,
   type StormReaderResult,
@@ -45,39 +57,54 @@ import {
   type WorkloadSpec,
 } from "./config.js";
 import { summarizeProfile } from "./cpu-profile.js";
+import { buildProxy, type LatencyLink, medianRoundTripMs, startLink } from "./latency.js";
 import {
-  fastestPeerOf,
+  fastestPeer,
+  formatCounters,
+  formatGoals,
   formatStorm,
   formatWorkload,
+  goals,
   isBroken,
-  type ServerDelta,
+  replicationCost,
   type StormRow,
   stormRow,
-  verdict,
   type WorkloadReport,
   type WorkloadRow,
   workloadRow,
 } from "./report.js";
+import { difference, type ServerCounters, ServerStats } from "./server-stats.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const resultsDir = join(root, "bench-results");
 
-const STEPS = ["w1", "w2", "w3", "storm"] as const;
+const STEPS = ["w0", "w1", "w2", "w3", "lat", "storm"] as const;
 type Step = (typeof STEPS)[number];
 const STORM_PROCESSES = 2;
 const STORM_READERS = 1000;
 /** The storm's mcpair client: the deployment the lease is for (pairs of servers). */
-const STORM_MCPAIR: ClientId = "mcpair-r2";
+const STORM_MCPAIR: ClientId = "mcpair-r2x3";
+/**
+ * The latency-bound run: every client that can use three servers does, memcache-client (failover list only) uses
+ * one; everything goes through the delaying proxy.
+ */
+const LATENCY_CLIENTS: readonly ClientId[] = [
+  "mcpair-r1x3",
+  "mcpair-r2x3",
+  "memcache-client",
+  "memjs-x3",
+  "memcached-x3",
+  "memcache-x3",
+];
 
 // ─── options ────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-function seconds(name: string, fallback: number): number {
+function positive(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === "") return fallback;
   const n = Number(raw);
-  if (!(n > 0) || !Number.isFinite(n))
-    throw new Error(`${name} must be a positive number of seconds, got "${raw}"`);
+  if (!(n > 0) || !Number.isFinite(n)) throw new Error(`${name} must be a positive number, got "${raw}"`);
   return n;
 }
 
@@ -106,24 +133,23 @@ function list<T extends string>(option: string, raw: string | undefined, allowed
 interface Options {
   steps: Step[];
   clients: ClientId[];
-  profileClient: ClientId | undefined;
+  profileClients: ClientId[];
   naiveOverride: ClientId | undefined;
   measureMs: number;
   warmupMs: number;
   stormMs: number;
-  /** Rounds of W1 (the workload the goals are about) and of W2/W3. */
-  w1Rounds: number;
   rounds: number;
+  rttMs: number;
 }
 
 const USAGE = [
   "npm run bench [-- options]",
   `  --only <list>      steps to run, from ${STEPS.join(",")} (default: all)`,
-  `  --clients <list>   clients for w1-w3, from ${CLIENT_IDS.join(",")} (default: all)`,
-  "  --profile[=id]     after W1, profile one extra W1 child of an mcpair client (default mcpair-r1)",
-  "  --naive <id>       peer used for the naive storm (default: fastest W1 peer, else the last run's)",
-  "env: MCPAIR_BENCH_SECONDS (3), MCPAIR_BENCH_WARMUP_SECONDS (0.5), MCPAIR_BENCH_STORM_SECONDS (10),",
-  "     MCPAIR_BENCH_ROUNDS (rounds per workload, best kept; default 2 for w1, 1 for w2/w3)",
+  `  --clients <list>   clients for w0-w3 and lat, from ${CLIENT_IDS.join(",")} (default: all)`,
+  "  --profile[=ids]    after each workload step, profile one extra child of these mcpair clients (default mcpair-r2x3)",
+  "  --naive <id>       peer used for the naive storm (default: fastest one-server W0/W1 peer, else the last run's)",
+  "env: MCPAIR_BENCH_SECONDS (2), MCPAIR_BENCH_WARMUP_SECONDS (0.5), MCPAIR_BENCH_ROUNDS (2),",
+  "     MCPAIR_BENCH_RTT_MS (0.5), MCPAIR_BENCH_STORM_SECONDS (10)",
 ].join("\n");
 
 /** Parses the command line and environment; returns undefined after printing the help. */
@@ -136,29 +162,28 @@ function parseOptions(argv: string[]): Options | undefined {
       naive: { type: "string" },
       help: { type: "boolean", short: "h" },
     },
-    // `npm run bench -- --profile` leaves the value out: a bare flag means mcpair-r1.
-    args: argv.map((a) => (a === "--profile" ? "--profile=mcpair-r1" : a)),
+    // `npm run bench -- --profile` leaves the value out: a bare flag means mcpair-r2x3.
+    args: argv.map((a) => (a === "--profile" ? "--profile=mcpair-r2x3" : a)),
     strict: true,
   });
   if (values.help) {
     console.log(USAGE);
     return undefined;
   }
-  const profileClient =
-    values.profile === undefined ? undefined : list("profile", values.profile, CLIENT_IDS)[0];
-  if (profileClient !== undefined && !isMcpair(profileClient)) {
-    throw new Error("--profile takes mcpair-r1 or mcpair-r2");
+  const profileClients = values.profile === undefined ? [] : list("profile", values.profile, CLIENT_IDS);
+  if (profileClients.some((c) => !isMcpair(c))) {
+    throw new Error("--profile takes mcpair clients only (mcpair-r1, mcpair-r1x3, mcpair-r2x3)");
   }
   return {
     steps: list("only", values.only, STEPS),
     clients: list("clients", values.clients, CLIENT_IDS),
-    profileClient,
+    profileClients,
     naiveOverride: values.naive === undefined ? undefined : list("naive", values.naive, PEERS)[0],
-    measureMs: seconds("MCPAIR_BENCH_SECONDS", 3) * 1000,
-    warmupMs: seconds("MCPAIR_BENCH_WARMUP_SECONDS", 0.5) * 1000,
-    stormMs: seconds("MCPAIR_BENCH_STORM_SECONDS", 10) * 1000,
-    w1Rounds: count("MCPAIR_BENCH_ROUNDS", 2),
-    rounds: count("MCPAIR_BENCH_ROUNDS", 1),
+    measureMs: positive("MCPAIR_BENCH_SECONDS", 2) * 1000,
+    warmupMs: positive("MCPAIR_BENCH_WARMUP_SECONDS", 0.5) * 1000,
+    stormMs: positive("MCPAIR_BENCH_STORM_SECONDS", 10) * 1000,
+    rounds: count("MCPAIR_BENCH_ROUNDS", 2),
+    rttMs: positive("MCPAIR_BENCH_RTT_MS", 0.5),
   };
 }
 
@@ -171,25 +196,28 @@ try {
   console.error(`bench: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
   process.exit(2);
 }
-const { steps, clients, profileClient, naiveOverride, measureMs, warmupMs, stormMs, w1Rounds, rounds } =
+const { steps, clients, profileClients, naiveOverride, measureMs, warmupMs, stormMs, rounds, rttMs } =
   options;
 
 /** Puts the installed version in each peer's label ("memjs" becomes "memjs 1.3.2"). */
-function labelPeersWithVersions(): void {
-  for (const [id, name] of Object.entries(PEER_PACKAGES) as Array<[ClientId, string]>) {
+function labelPeersWithVersions(): Record<string, string> {
+  const versions: Record<string, string> = {};
+  for (const [library, name] of Object.entries(PEER_PACKAGES) as Array<[Library, string]>) {
     try {
       const { version } = JSON.parse(
         readFileSync(join(root, "node_modules", name, "package.json"), "utf8"),
       ) as {
         version: string;
       };
-      LABELS[id] = LABELS[id].replace(name, `${name} ${version}`);
+      versions[name] = version;
+      LIBRARY_LABELS[library] = LIBRARY_LABELS[library].replace(name, `${name} ${version}`);
     } catch {
       // not installed: the child will fail and the row will say so
     }
   }
+  return versions;
 }
-labelPeersWithVersions();
+const peerVersions = labelPeersWithVersions();
 
 // ─── child processes ───────────────────────────────────────────────────────────────────────────────────────────────
 
@@ -239,7 +267,12 @@ function buildChildren(): string {
 
 let childEntry: string | undefined;
 
-function spawnChild(job: Job, timeoutMs: number, extraExecArgv: string[] = []): Spawned {
+function spawnChild(
+  job: Job,
+  timeoutMs: number,
+  extraExecArgv: string[] = [],
+  onWindow?: (edge: "start" | "end") => void,
+): Spawned {
   childEntry ??= buildChildren();
   const child = fork(childEntry, [], {
     execArgv: extraExecArgv,
@@ -260,6 +293,7 @@ function spawnChild(job: Job, timeoutMs: number, extraExecArgv: string[] = []): 
     }, timeoutMs);
     child.on("message", (message: FromChild) => {
       if (message.type === "ready") onReady();
+      else if (message.type === "window") onWindow?.(message.edge);
       else if (message.type === "result") {
         answered = true;
         clearTimeout(timer);
@@ -308,9 +342,12 @@ function spawnChild(job: Job, timeoutMs: number, extraExecArgv: string[] = []): 
   };
 }
 
+let link: LatencyLink | undefined;
+
 function killChildren(): void {
   for (const child of children) child.kill("SIGKILL");
   children.clear();
+  link?.close();
 }
 
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
@@ -322,55 +359,36 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   });
 }
 
-// ─── servers ────────────────────────────────────────────────────────────────────────────────────────────────────────
+// ─── measurements ───────────────────────────────────────────────────────────────────────────────────────────────────
 
-async function flush(servers: readonly MemcachedServer[]): Promise<void> {
-  await Promise.all(
-    servers.map(async (s) => {
-      const raw = await connectRaw(s);
-      try {
-        await raw.request("flush_all\r\n", "OK\r\n", 5000);
-      } finally {
-        await raw.close();
-      }
-    }),
-  );
+const serverStats = new ServerStats();
+
+/** Where the clients connect (`dial`, possibly through the latency proxy) and the servers behind (`real`). */
+interface Network {
+  dial: Servers;
+  real: Servers;
+  all: readonly string[];
 }
 
-function difference(before: ServerDelta, after: ServerDelta): ServerDelta {
-  return {
-    cmdGet: after.cmdGet - before.cmdGet,
-    getHits: after.getHits - before.getHits,
-    getMisses: after.getMisses - before.getMisses,
-    cmdSet: after.cmdSet - before.cmdSet,
-  };
+function usedServers(client: ClientId, servers: Servers): string[] {
+  return CLIENTS[client].servers === 1 ? [servers.one] : servers.three;
 }
-
-async function serverCounters(servers: readonly MemcachedServer[]): Promise<ServerDelta> {
-  const all = await Promise.all(servers.map((s) => s.stats()));
-  const sum = (name: string) => all.reduce((n, s) => n + Number(s[name] ?? 0), 0);
-  return {
-    cmdGet: sum("cmd_get"),
-    getHits: sum("get_hits"),
-    getMisses: sum("get_misses"),
-    cmdSet: sum("cmd_set"),
-  };
-}
-
-// ─── steps ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
 /** One child measuring one client on one workload. */
-async function measure(
-  workload: WorkloadSpec,
-  client: ClientId,
-  servers: Servers,
-  all: readonly MemcachedServer[],
-): Promise<WorkloadRow> {
-  await flush(all);
-  const before = await serverCounters(all);
+async function measure(workload: WorkloadSpec, client: ClientId, net: Network): Promise<WorkloadRow> {
+  await serverStats.flush(net.all);
+  const before = await serverStats.snapshot(net.all);
+  const used = usedServers(client, net.real);
+  let windowStart: Promise<ServerCounters> | undefined;
+  let windowEnd: Promise<ServerCounters> | undefined;
   const spawned = spawnChild(
-    { kind: "workload", workload, client, servers, warmupMs, measureMs },
+    { kind: "workload", workload, client, servers: net.dial, warmupMs, measureMs },
     warmupMs + measureMs + 90_000,
+    [],
+    (edge) => {
+      if (edge === "start") windowStart = serverStats.snapshot(used);
+      else windowEnd = serverStats.snapshot(used);
+    },
   );
   let result: WorkloadResult | undefined;
   let failure: string | undefined;
@@ -380,8 +398,9 @@ async function measure(
     failure = error instanceof Error ? error.message : String(error);
   }
   const lingered = await spawned.exited;
-  const after = await serverCounters(all);
-  return workloadRow(client, result, failure, difference(before, after), lingered);
+  const after = await serverStats.snapshot(net.all);
+  const window = windowStart && windowEnd ? difference(await windowStart, await windowEnd) : undefined;
+  return workloadRow(client, result, failure, difference(before, after), window, lingered);
 }
 
 /**
@@ -389,28 +408,28 @@ async function measure(
  * last, and keeps each client's best round: on a shared machine, interference only ever lowers a result.
  */
 async function runWorkload(
-  id: WorkloadId,
-  rounds: number,
-  servers: Servers,
-  all: readonly MemcachedServer[],
-  floorMb: number,
+  step: string,
+  workload: WorkloadSpec,
+  title: string,
+  runClients: readonly ClientId[],
+  net: Network,
+  extra: Partial<WorkloadReport> = {},
 ): Promise<WorkloadReport> {
-  const workload = WORKLOADS[id];
   console.log(
-    `\n${workload.title}; ${warmupMs / 1000} s warm-up + ${measureMs / 1000} s per client` +
-      (rounds > 1 ? `, ${rounds} rounds (best kept)` : ""),
+    `\n${title}; ${warmupMs / 1000} s warm-up + ${measureMs / 1000} s per client` +
+      (rounds > 1 ? `, ${rounds} rounds (order reversed every other round, best kept)` : ""),
   );
-  const byClient = new Map<ClientId, WorkloadRow[]>(clients.map((c) => [c, []]));
+  const byClient = new Map<ClientId, WorkloadRow[]>(runClients.map((c) => [c, []]));
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? clients : [...clients].reverse();
+    const order = round % 2 === 0 ? runClients : [...runClients].reverse();
     for (const client of order) {
-      process.stdout.write(`  ${rounds > 1 ? `round ${round + 1}: ` : ""}${LABELS[client]} ...`);
-      const row = await measure(workload, client, servers, all);
+      process.stdout.write(`  ${rounds > 1 ? `round ${round + 1}: ` : ""}${clientLabel(client)} ...`);
+      const row = await measure(workload, client, net);
       byClient.get(client)!.push(row);
       process.stdout.write(` ${Math.round(row.opsPerSec).toLocaleString("en-US")} ops/s\n`);
     }
   }
-  const rows = clients.map((client) => {
+  const rows = runClients.map((client) => {
     const tried = byClient.get(client)!;
     // A broken round is kept if every round broke: the flags must show.
     const working = tried.filter((r) => !isBroken(r));
@@ -418,31 +437,31 @@ async function runWorkload(
     return pool.reduce((best, r) => (r.opsPerSec > best.opsPerSec ? r : best));
   });
   const report: WorkloadReport = {
+    step,
     workload,
+    title,
+    ...extra,
     rows,
-    fastestPeer: fastestPeerOf(rows),
-    rounds: clients.map((c) => ({
+    rounds: runClients.map((c) => ({
       client: c,
       opsPerSec: byClient.get(c)!.map((r) => Math.round(r.opsPerSec)),
     })),
   };
   console.log(`\n${formatWorkload(report)}`);
-  console.log(
-    `peak RSS = VmHWM of the client's own process; one with no client loaded peaks at ${floorMb.toFixed(1)} MB`,
-  );
+  console.log(formatCounters(report));
   return report;
 }
 
-async function profileW1(client: ClientId, servers: Servers, all: readonly MemcachedServer[]) {
+async function profile(step: string, workload: WorkloadSpec, client: ClientId, net: Network) {
   const dir = join(resultsDir, "profiles");
   mkdirSync(dir, { recursive: true });
-  const name = `w1-${client}-${stamp()}.cpuprofile`;
+  const name = `${step}-${client}-${stamp()}.cpuprofile`;
   console.log(
-    `\nProfiling one extra W1 child of ${LABELS[client]} (node --cpu-prof; its numbers are not in the table)`,
+    `\nProfiling one extra ${step.toUpperCase()} child of ${clientLabel(client)} (node --cpu-prof; not in the table)`,
   );
-  await flush(all);
+  await serverStats.flush(net.all);
   const spawned = spawnChild(
-    { kind: "workload", workload: WORKLOADS.w1, client, servers, warmupMs, measureMs },
+    { kind: "workload", workload, client, servers: net.dial, warmupMs, measureMs },
     warmupMs + measureMs + 90_000,
     ["--cpu-prof", `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}`],
   );
@@ -452,7 +471,8 @@ async function profileW1(client: ClientId, servers: Servers, all: readonly Memca
   if (!existsSync(file)) throw new Error(`no profile written at ${file}`);
   const summary = summarizeProfile(file, root);
   console.log(
-    `profiled run: ${Math.round(result.ops / result.seconds).toLocaleString("en-US")} ops/s; profile ${file.slice(root.length + 1)}`,
+    `profiled run: ${Math.round(result.ops / result.seconds).toLocaleString("en-US")} ops/s, ` +
+      `${(result.cpuUs / result.ops).toFixed(1)} client CPU µs/op; profile ${file.slice(root.length + 1)}`,
   );
   console.log(
     `self time by area (${Math.round(summary.totalMs)} ms sampled): ${Object.entries(summary.byCategory)
@@ -473,17 +493,19 @@ async function profileW1(client: ClientId, servers: Servers, all: readonly Memca
       `  ${(100 * r.share).toFixed(1).padStart(5)}%  ${r.selfMs.toFixed(0).padStart(6)} ms  ${r.functionName}  ${r.location}`,
     );
   }
-  return { file, totalMs: summary.totalMs, byCategory: summary.byCategory, top: summary.rows.slice(0, 40) };
+  return {
+    step,
+    client,
+    file,
+    totalMs: summary.totalMs,
+    byCategory: summary.byCategory,
+    top: summary.rows.slice(0, 40),
+  };
 }
 
-async function runStormMode(
-  mode: StormMode,
-  client: ClientId,
-  servers: Servers,
-  all: readonly MemcachedServer[],
-): Promise<StormRow> {
-  await flush(all);
-  const before = await serverCounters(all);
+async function runStormMode(mode: StormMode, client: ClientId, net: Network): Promise<StormRow> {
+  await serverStats.flush(net.all);
+  const before = await serverStats.snapshot(net.all);
   const timeout = stormMs + 90_000;
   const readers = Array.from({ length: STORM_PROCESSES }, () =>
     spawnChild(
@@ -491,14 +513,17 @@ async function runStormMode(
         kind: "storm-reader",
         mode,
         client,
-        servers,
+        servers: net.dial,
         readers: STORM_READERS / STORM_PROCESSES,
         measureMs: stormMs,
       },
       timeout,
     ),
   );
-  const writer = spawnChild({ kind: "storm-writer", mode, client, servers, measureMs: stormMs }, timeout);
+  const writer = spawnChild(
+    { kind: "storm-writer", mode, client, servers: net.dial, measureMs: stormMs },
+    timeout,
+  );
   const everyone = [...readers, writer];
   let failure: string | undefined;
   try {
@@ -523,23 +548,40 @@ async function runStormMode(
     else if (s.value.kind === "storm-reader") readerResults.push(s.value);
     else if (s.value.kind === "storm-writer") writerResult = s.value;
   }
-  const server = difference(before, await serverCounters(all));
+  const server = difference(before, await serverStats.snapshot(net.all));
   return stormRow(mode, client, readerResults, writerResult, failure, server);
 }
 
-function naivePeer(w1: WorkloadReport | undefined): ClientId {
+function naivePeer(reports: Partial<Record<string, WorkloadReport>>): ClientId {
   if (naiveOverride) return naiveOverride;
-  if (w1?.fastestPeer) return w1.fastestPeer.client;
+  for (const step of ["w0", "w1"]) {
+    const report = reports[step];
+    const peer = report ? fastestPeer(report.rows, 1) : undefined;
+    if (peer) return peer.client;
+  }
   try {
-    const last = JSON.parse(readFileSync(join(resultsDir, "latest.json"), "utf8")) as {
-      w1?: { fastestPeer?: string };
-    };
-    const id = last.w1?.fastestPeer as ClientId | undefined;
+    const last = JSON.parse(readFileSync(join(resultsDir, "latest.json"), "utf8")) as { naivePeer?: string };
+    const id = last.naivePeer as ClientId | undefined;
     if (id && PEERS.includes(id)) return id;
   } catch {
     // no earlier run
   }
   return "memcache-client";
+}
+
+/** Starts the delaying proxy in front of the servers and measures the round trip it adds. */
+async function startLatencyNetwork(real: Servers): Promise<{ net: Network; addedRttMs: number } | string> {
+  const built = buildProxy(join(here, "latency-proxy.c"), join(resultsDir, ".build"));
+  if ("error" in built) return built.error;
+  const targets = [real.one, ...real.three];
+  link = await startLink(built.path, rttMs, targets);
+  const [one, ...three] = link.addresses;
+  const direct = await medianRoundTripMs(real.one);
+  const proxied = await medianRoundTripMs(one!);
+  return {
+    net: { dial: { one: one!, three }, real, all: targets },
+    addedRttMs: proxied - direct,
+  };
 }
 
 // ─── main ───────────────────────────────────────────────────────────────────────────────────────────────────────────
@@ -558,36 +600,75 @@ function gitRevision(): string {
   try {
     const rev = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: root, encoding: "utf8" }).trim();
     const dirty =
-      execFileSync("git", ["status", "--porcelain"], { cwd: root, encoding: "utf8" }).trim() !== "";
+      execFileSync(
+        "git",
+        ["status", "--porcelain", "--", "bench", "packages/memcached/src", "packages/core/src"],
+        {
+          cwd: root,
+          encoding: "utf8",
+        },
+      ).trim() !== "";
     return dirty ? `${rev} (uncommitted changes)` : rev;
   } catch {
     return "unknown";
   }
 }
 
+function rowJson(report: WorkloadReport, row: WorkloadRow) {
+  const spec = CLIENTS[row.client];
+  const peer = fastestPeer(report.rows, spec.servers);
+  return {
+    client: row.client,
+    label: clientLabel(row.client),
+    library: spec.library,
+    servers: spec.servers,
+    replicas: spec.replicas,
+    opsPerSec: Math.round(row.opsPerSec),
+    p50Ms: row.p50,
+    p99Ms: row.p99,
+    p999Ms: row.p999,
+    peakRssMb: Number(row.rssMb.toFixed(1)),
+    clientCpuUsPerOp: Number.isFinite(row.clientCpuUs) ? Number(row.clientCpuUs.toFixed(2)) : null,
+    serverCpuUsPerOp: Number.isFinite(row.serverCpuUs) ? Number(row.serverCpuUs.toFixed(2)) : null,
+    requestsPerOp: Number.isFinite(row.requests) ? Number(row.requests.toFixed(3)) : null,
+    expectedRequestsPerOp: requestsPerOp(report.workload, spec.replicas),
+    fastestPeerSameServers: peer?.client ?? null,
+    ratioToFastestPeerSameServers: peer ? row.opsPerSec / peer.opsPerSec : null,
+    hits: row.result?.hits,
+    misses: row.result?.misses,
+    errors: row.result?.errors,
+    multiGet: row.result?.multiGet,
+    prefillMs: row.result?.prefillMs,
+    closeMs: row.result?.closeMs,
+    mcpair: row.result?.mcpair,
+    server: row.server,
+    serverWindow: row.window,
+    flags: row.flags,
+  };
+}
+
 async function main(): Promise<number> {
   const started = Date.now();
   const loadBefore = load();
+  const git = gitRevision();
   console.log(
-    `mcpair bench: node ${process.version}, ${cpus()[0]?.model ?? "cpu"}; ${loadBefore}; git ${gitRevision()}`,
+    `mcpair bench: node ${process.version}, ${cpus()[0]?.model ?? "cpu"}; ${loadBefore}; git ${git}`,
   );
   console.log(`steps: ${steps.join(", ")}; clients: ${clients.join(", ")}`);
 
-  // One memcached for the peers and mcpair replicas:1, three for mcpair replicas:2; one worker thread each, as in the
-  // issue. 256 MB holds W3's 10k × 16 KB values without evictions.
+  // One memcached for the one-server rows, three for the three-server rows; one worker thread each. 256 MB holds
+  // W3's 10k × 16 KB values without evictions.
   const serverOptions = { memoryMb: 256, threads: 1 };
-  const single = await startMemcached(serverOptions);
-  const trio = [
+  const one: MemcachedServer = await startMemcached(serverOptions);
+  const three = [
     await startMemcached(serverOptions),
     await startMemcached(serverOptions),
     await startMemcached(serverOptions),
   ];
-  const all = [single, ...trio];
-  const servers: Servers = { single: single.address, trio: trio.map((s) => s.address) };
-  const version = (await single.stats()).version ?? "?";
-  console.log(
-    `memcached ${version} (-t 1 -m 256 -U 0): single ${servers.single}; trio ${servers.trio.join(", ")}`,
-  );
+  const real: Servers = { one: one.address, three: three.map((s) => s.address) };
+  const loopback: Network = { dial: real, real, all: [real.one, ...real.three] };
+  const version = (await one.stats()).version ?? "?";
+  console.log(`memcached ${version} (-t 1 -m 256 -U 0): one ${real.one}; three ${real.three.join(", ")}`);
 
   const baseline = spawnChild({ kind: "baseline", workload: WORKLOADS.w1 }, 60_000);
   const floorMb = ((await baseline.result) as BaselineResult).peakRssKb / 1024;
@@ -596,21 +677,41 @@ async function main(): Promise<number> {
     `RSS floor of a child process (node + harness data, no client loaded): ${floorMb.toFixed(1)} MB`,
   );
 
-  const reports: Partial<Record<WorkloadId, WorkloadReport>> = {};
-  let profile: Awaited<ReturnType<typeof profileW1>> | undefined;
+  const reports: Partial<Record<string, WorkloadReport>> = {};
+  const profiles: Array<Awaited<ReturnType<typeof profile>>> = [];
   let storm: StormRow[] | undefined;
   let naive: ClientId | undefined;
+  let latencySkipped: string | undefined;
   try {
-    for (const id of ["w1", "w2", "w3"] as const) {
+    for (const id of ["w0", "w1", "w2", "w3"] as const satisfies readonly WorkloadId[]) {
       if (!steps.includes(id)) continue;
-      reports[id] = await runWorkload(id, id === "w1" ? w1Rounds : rounds, servers, all, floorMb);
-      if (id === "w1" && profileClient) profile = await profileW1(profileClient, servers, all);
+      const workload = WORKLOADS[id];
+      reports[id] = await runWorkload(id, workload, workload.title, clients, loopback);
+      for (const c of profileClients) profiles.push(await profile(id, workload, c, loopback));
+    }
+    if (steps.includes("lat")) {
+      const runClients = LATENCY_CLIENTS.filter((c) => clients.includes(c));
+      const latency = await startLatencyNetwork(real);
+      if (typeof latency === "string") {
+        latencySkipped = latency;
+        console.log(`\nlatency-bound run skipped: ${latency}`);
+      } else if (runClients.length > 0) {
+        const w0 = WORKLOADS.w0;
+        const title =
+          `LAT: W0 over +${rttMs} ms of round trip (latency proxy; measured ${latency.addedRttMs.toFixed(2)} ms added), ` +
+          `64 in flight`;
+        reports.lat = await runWorkload("lat", w0, title, runClients, latency.net, {
+          addedRttMs: latency.addedRttMs,
+        });
+      }
+      link?.close();
+      link = undefined;
     }
     if (steps.includes("storm")) {
-      naive = naivePeer(reports.w1);
+      naive = naivePeer(reports);
       console.log(
         `\nStorm: ${STORM_READERS} concurrent readers (${STORM_PROCESSES} processes × ${STORM_READERS / STORM_PROCESSES}) of one key ` +
-          `invalidated every 100 ms for ${stormMs / 1000} s; loader = 1 ms simulated query; mcpair = ${LABELS[STORM_MCPAIR]}, naive = ${LABELS[naive]}`,
+          `invalidated every 100 ms for ${stormMs / 1000} s; loader = 1 ms simulated query; mcpair = ${clientLabel(STORM_MCPAIR)}, naive = ${clientLabel(naive)}`,
       );
       storm = [];
       for (const [mode, client] of [
@@ -619,7 +720,7 @@ async function main(): Promise<number> {
         ["naive", naive],
       ] as const) {
         process.stdout.write(`  ${mode} ...`);
-        const row = await runStormMode(mode, client, servers, all);
+        const row = await runStormMode(mode, client, loopback);
         storm.push(row);
         process.stdout.write(` ${row.loads} loader calls, ${Math.round(row.readsPerSec)} reads/s\n`);
       }
@@ -627,21 +728,24 @@ async function main(): Promise<number> {
     }
   } finally {
     killChildren();
+    await serverStats.close();
     await cleanupAll();
   }
 
-  const line = verdict(reports.w1, storm);
+  const goalList = goals(reports, storm);
   const loadAfter = load();
   const elapsed = Math.round((Date.now() - started) / 1000);
-  console.log(`\n${line}`);
+  console.log(`\n${formatGoals(goalList)}`);
   console.log(`machine: ${loadAfter} (before: ${loadBefore}); took ${elapsed} s`);
 
-  const broken = Object.values(reports).some((r) =>
-    r.rows.some((row) => row.flags.some((f) => f.startsWith("BROKEN"))),
-  );
+  const broken = Object.values(reports).some((r) => r?.rows.some((row) => isBroken(row)));
   const stormBroken = storm?.some((r) => r.flags.some((f) => f.startsWith("BROKEN"))) ?? false;
 
   mkdirSync(resultsDir, { recursive: true });
+  const name = `bench-${stamp()}`;
+  const ordered = (["w0", "w1", "w2", "w3", "lat"] as const)
+    .map((id) => reports[id])
+    .filter((r): r is WorkloadReport => r !== undefined);
   const json = {
     date: new Date().toISOString(),
     node: process.version,
@@ -649,39 +753,25 @@ async function main(): Promise<number> {
     cores: cpus().length,
     loadBefore,
     loadAfter,
-    git: gitRevision(),
+    git,
     memcached: version,
-    settings: { warmupMs, measureMs, stormMs, w1Rounds, rounds, steps, clients },
+    peers: peerVersions,
+    settings: { warmupMs, measureMs, stormMs, rounds, rttMs, steps, clients },
     rssFloorMb: Number(floorMb.toFixed(1)),
-    ...Object.fromEntries(
-      Object.entries(reports).map(([id, r]) => [
-        id,
+    latencySkipped,
+    workloads: Object.fromEntries(
+      ordered.map((r) => [
+        r.step,
         {
-          title: r.workload.title,
-          fastestPeer: r.fastestPeer?.client,
+          title: r.title,
+          addedRttMs: r.addedRttMs,
+          replicationCost: replicationCost(r) ?? null,
           opsPerSecByRound: r.rounds,
-          rows: r.rows.map((row) => ({
-            client: row.client,
-            label: LABELS[row.client],
-            opsPerSec: Math.round(row.opsPerSec),
-            p50Ms: row.p50,
-            p99Ms: row.p99,
-            p999Ms: row.p999,
-            peakRssMb: Number(row.rssMb.toFixed(1)),
-            ratioToFastestPeer: r.fastestPeer ? row.opsPerSec / r.fastestPeer.opsPerSec : null,
-            hits: row.result?.hits,
-            misses: row.result?.misses,
-            errors: row.result?.errors,
-            multiGet: row.result?.multiGet,
-            prefillMs: row.result?.prefillMs,
-            closeMs: row.result?.closeMs,
-            mcpair: row.result?.mcpair,
-            server: row.server,
-            flags: row.flags,
-          })),
+          rows: r.rows.map((row) => rowJson(r, row)),
         },
       ]),
     ),
+    naivePeer: naive,
     storm: storm?.map((r) => ({
       mode: r.mode,
       client: r.client,
@@ -697,17 +787,28 @@ async function main(): Promise<number> {
       server: r.server,
       flags: r.flags,
     })),
-    profile,
-    verdict: line,
+    profiles,
+    goals: goalList,
   };
-  const file = join(resultsDir, `bench-${stamp()}.json`);
+  const file = join(resultsDir, `${name}.json`);
   writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
-  // latest.json keeps the last run that measured W1 (the naive storm reads its fastest peer from it).
-  if (reports.w1 || !existsSync(join(resultsDir, "latest.json"))) {
+  if (ordered.length > 0) {
+    const svg = renderBenchChart(
+      ordered,
+      `mcpair bench ${json.date.slice(0, 16).replace("T", " ")} (git ${git})`,
+      `node ${process.version}, memcached ${version}, ${cpus().length} cores; ${loadBefore}; bars: ops/s, label: × fastest peer on the same servers`,
+    );
+    writeFileSync(join(resultsDir, `${name}.svg`), svg);
+    writeFileSync(join(resultsDir, "latest.svg"), svg);
+  }
+  // latest.json keeps the last run that measured a one-server peer (the naive storm reads its fastest peer from it).
+  if (reports.w0 || reports.w1 || !existsSync(join(resultsDir, "latest.json"))) {
     writeFileSync(join(resultsDir, "latest.json"), `${JSON.stringify(json, null, 2)}\n`);
   }
-  const kept = readdirSync(resultsDir).filter((f) => f.startsWith("bench-")).length;
-  console.log(`results: ${file.slice(root.length + 1)} (${kept} runs in bench-results/)`);
+  const kept = readdirSync(resultsDir).filter((f) => f.startsWith("bench-") && f.endsWith(".json")).length;
+  console.log(
+    `results: ${file.slice(root.length + 1)}${ordered.length > 0 ? ` and ${name}.svg` : ""} (${kept} runs in bench-results/)`,
+  );
   if (broken || stormBroken) {
     console.log("some measurements are flagged BROKEN (see !! above): their numbers mean nothing");
     return 1;

@@ -1,9 +1,11 @@
-/** Turning results into the printed tables and the verdict. */
+/** Turning results into the printed tables, the replication cost and the goals. */
 import {
+  CLIENTS,
   type ClientId,
+  clientLabel,
   isMcpair,
-  LABELS,
   PEERS,
+  requestsPerOp,
   type StormMode,
   type StormReaderResult,
   type StormWriterResult,
@@ -11,20 +13,16 @@ import {
   type WorkloadSpec,
 } from "./config.js";
 import { Histogram } from "./histogram.js";
-
-/** Server-side counters (memcached `stats`), summed over the servers, during one measurement. */
-export interface ServerDelta {
-  cmdGet: number;
-  getHits: number;
-  getMisses: number;
-  cmdSet: number;
-}
+import type { ServerCounters } from "./server-stats.js";
 
 export interface WorkloadRow {
   client: ClientId;
   result: WorkloadResult | undefined;
   failure: string | undefined;
-  server: ServerDelta | undefined;
+  /** The servers' counters over the whole child (prefill included). */
+  server: ServerCounters | undefined;
+  /** The servers' counters over the measured window only. */
+  window: ServerCounters | undefined;
   /** The process was still alive 3 s after it answered (a handle left open by `close()`). */
   lingered: boolean;
   opsPerSec: number;
@@ -32,15 +30,24 @@ export interface WorkloadRow {
   p99: number;
   p999: number;
   rssMb: number;
+  /** CPU microseconds per operation: the client process, and the servers it used. */
+  clientCpuUs: number;
+  serverCpuUs: number;
+  /** Requests the servers counted per operation during the window (a multi-get of 100 counts 100). */
+  requests: number;
   /** Problems that make the row suspect; "BROKEN" ones exclude it from "fastest peer". */
   flags: string[];
 }
 
 export interface WorkloadReport {
+  /** "w0".."w3", or "lat" for the latency-bound run. */
+  step: string;
   workload: WorkloadSpec;
+  title: string;
+  /** Measured added round trip, for the latency-bound run. */
+  addedRttMs?: number;
   /** The best round of each client. */
   rows: WorkloadRow[];
-  fastestPeer: WorkloadRow | undefined;
   /** ops/s of every round, per client, in round order. */
   rounds: Array<{ client: ClientId; opsPerSec: number[] }>;
 }
@@ -49,7 +56,8 @@ export function workloadRow(
   client: ClientId,
   result: WorkloadResult | undefined,
   failure: string | undefined,
-  server: ServerDelta | undefined,
+  server: ServerCounters | undefined,
+  window: ServerCounters | undefined,
   lingered: boolean,
 ): WorkloadRow {
   const flags: string[] = [];
@@ -58,6 +66,9 @@ export function workloadRow(
   let p99 = Number.NaN;
   let p999 = Number.NaN;
   let rssMb = Number.NaN;
+  let clientCpuUs = Number.NaN;
+  let serverCpuUs = Number.NaN;
+  let requests = Number.NaN;
   if (failure !== undefined || result === undefined) {
     flags.push(`BROKEN: the measurement failed: ${firstLine(failure ?? "no result")}`);
   } else {
@@ -68,6 +79,13 @@ export function workloadRow(
     p99 = h.quantileMs(0.99);
     p999 = h.quantileMs(0.999);
     rssMb = result.peakRssKb / 1024;
+    if (result.ops > 0) {
+      clientCpuUs = result.cpuUs / result.ops;
+      if (window) {
+        serverCpuUs = (window.cpuSeconds * 1e6) / result.ops;
+        requests = (window.cmdGet + window.cmdSet) / result.ops;
+      }
+    }
     const reads = result.hits + result.misses;
     if (result.ops === 0) flags.push("BROKEN: no operation completed");
     else if (result.hits === 0) flags.push("BROKEN: every read missed");
@@ -79,25 +97,50 @@ export function workloadRow(
     if (result.closeMs === null) flags.push("close() did not finish within 5 s");
   }
   if (lingered) flags.push("process still alive 3 s after close() (open handles), killed");
-  return { client, result, failure, server, lingered, opsPerSec, p50, p99, p999, rssMb, flags };
+  return {
+    client,
+    result,
+    failure,
+    server,
+    window,
+    lingered,
+    opsPerSec,
+    p50,
+    p99,
+    p999,
+    rssMb,
+    clientCpuUs,
+    serverCpuUs,
+    requests,
+    flags,
+  };
 }
 
 export function isBroken(row: WorkloadRow): boolean {
   return row.flags.some((f) => f.startsWith("BROKEN"));
 }
 
-export function fastestPeerOf(rows: readonly WorkloadRow[]): WorkloadRow | undefined {
+/** The fastest working peer, on `servers` servers only when given. */
+export function fastestPeer(rows: readonly WorkloadRow[], servers?: 1 | 3): WorkloadRow | undefined {
   let best: WorkloadRow | undefined;
   for (const row of rows) {
     if (!PEERS.includes(row.client) || isBroken(row)) continue;
+    if (servers !== undefined && CLIENTS[row.client].servers !== servers) continue;
     if (!best || row.opsPerSec > best.opsPerSec) best = row;
   }
   return best;
 }
 
+export function rowOf(report: WorkloadReport | undefined, client: ClientId): WorkloadRow | undefined {
+  const row = report?.rows.find((r) => r.client === client);
+  return row && !isBroken(row) ? row : undefined;
+}
+
 const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString("en-US") : "-");
-const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : "-");
+export const ms = (n: number) => (Number.isFinite(n) ? (n < 10 ? n.toFixed(2) : n.toFixed(1)) : "-");
 const mb = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+const us = (n: number) => (Number.isFinite(n) ? n.toFixed(1) : "-");
+const x = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}x` : "-");
 
 function firstLine(s: string): string {
   return s.split("\n")[0] ?? s;
@@ -113,59 +156,109 @@ export function table(header: readonly string[], rows: readonly (readonly string
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
+/** `replicas: 2 ÷ replicas: 1` on the same three servers, and the bound the extra requests put on it. */
+export interface ReplicationCost {
+  ratio: number;
+  /** Requests per operation of replicas:1 ÷ those of replicas:2, from the workload's mix. */
+  bound: number;
+  /** The same bound from the requests the servers counted. */
+  measuredBound: number;
+}
+
+export function replicationCost(report: WorkloadReport): ReplicationCost | undefined {
+  const r1 = rowOf(report, "mcpair-r1x3");
+  const r2 = rowOf(report, "mcpair-r2x3");
+  if (!r1 || !r2) return undefined;
+  return {
+    ratio: r2.opsPerSec / r1.opsPerSec,
+    bound: requestsPerOp(report.workload, 1) / requestsPerOp(report.workload, 2),
+    measuredBound: r1.requests / r2.requests,
+  };
+}
+
 export function formatWorkload(report: WorkloadReport): string {
-  const { workload, rows, fastestPeer } = report;
+  const { workload, rows } = report;
   const multi = workload.op === "multi";
   const out: string[] = [];
+  const peerOne = fastestPeer(rows, 1);
+  const peerThree = fastestPeer(rows, 3);
   const body = rows.map((row) => {
+    const servers = CLIENTS[row.client].servers;
+    const peer = servers === 1 ? peerOne : peerThree;
     const label =
-      LABELS[row.client] +
+      clientLabel(row.client) +
       (multi && row.result ? ` [${row.result.multiGet}]` : "") +
       (isBroken(row) ? " !!" : "");
-    const ratio =
-      fastestPeer && row.opsPerSec > 0 ? `${(row.opsPerSec / fastestPeer.opsPerSec).toFixed(2)}x` : "-";
-    return [label, int(row.opsPerSec), ms(row.p50), ms(row.p99), mb(row.rssMb), ratio];
+    return [
+      label,
+      int(row.opsPerSec),
+      ms(row.p50),
+      ms(row.p99),
+      mb(row.rssMb),
+      us(row.clientCpuUs),
+      us(row.serverCpuUs),
+      Number.isFinite(row.requests) ? row.requests.toFixed(2) : "-",
+      peer && row.opsPerSec > 0 ? x(row.opsPerSec / peer.opsPerSec) : "-",
+    ];
   });
   out.push(
     table(
       [
-        "client",
-        multi ? "ops/s (multi-gets)" : "ops/s",
+        "client × servers",
+        multi ? "multi-gets/s" : "ops/s",
         "p50 ms",
         "p99 ms",
         "peak RSS MB",
-        "ratio to fastest peer (ops/s)",
+        "client CPU µs/op",
+        "server CPU µs/op",
+        "requests/op",
+        "× fastest peer, same servers",
       ],
       body,
     ),
   );
   out.push(
-    fastestPeer
-      ? `fastest peer: ${LABELS[fastestPeer.client]}${multi ? "; one op = one multi-get of 100 keys" : ""}`
-      : "fastest peer: none (every peer failed)",
+    `fastest peer: one server ${peerOne ? clientLabel(peerOne.client) : "-"}; three servers ${peerThree ? clientLabel(peerThree.client) : "-"}` +
+      (multi ? "; one op = one multi-get of 100 keys" : ""),
   );
+  const cost = replicationCost(report);
+  if (cost) {
+    out.push(
+      `cost of replication, same three servers: replicas:2 ÷ replicas:1 = ${cost.ratio.toFixed(2)} ` +
+        `(request bound ${cost.bound.toFixed(2)}: ${requestsPerOp(workload, 1).toFixed(2)} vs ${requestsPerOp(workload, 2).toFixed(2)} requests per operation; ` +
+        `servers counted ${Number.isFinite(cost.measuredBound) ? cost.measuredBound.toFixed(2) : "-"})`,
+    );
+  }
   if (report.rounds.some((r) => r.opsPerSec.length > 1)) {
     out.push(
       `ops/s per round (best kept): ${report.rounds.map((r) => `${r.client} ${r.opsPerSec.map(int).join(" / ")}`).join("; ")}`,
     );
   }
-  out.push(
+  const flagged = rows.filter((r) => r.flags.length > 0);
+  for (const row of flagged) {
+    for (const flag of row.flags) out.push(`  !! ${clientLabel(row.client)}: ${flag}`);
+  }
+  return out.join("\n");
+}
+
+/** Hits, misses and server counters per row, for the log (not the summary). */
+export function formatCounters(report: WorkloadReport): string {
+  const out = [
     "reads seen by the harness during the measurement | memcached counters over the whole child (incl. prefill):",
-  );
-  for (const row of rows) {
+  ];
+  for (const row of report.rows) {
     const r = row.result;
     const s = row.server;
     const seen = r
-      ? `${int(r.hits)} hits / ${int(r.misses)} misses, prefill of ${int(workload.keys)} keys ${int(r.prefillMs)} ms`
+      ? `${int(r.hits)} hits / ${int(r.misses)} misses, prefill of ${int(report.workload.keys)} keys ${int(r.prefillMs)} ms`
       : "no result";
     const srv = s
       ? `get_hits ${int(s.getHits)}, get_misses ${int(s.getMisses)}, cmd_set ${int(s.cmdSet)}`
       : "-";
     const mc = r?.mcpair
-      ? `; mcpair stats: hitsPrimary ${int(r.mcpair.hitsPrimary)}, hitsReplica ${int(r.mcpair.hitsReplica)}, misses ${int(r.mcpair.misses)}, server errors ${r.mcpair.errors}`
+      ? `; mcpair: hitsPrimary ${int(r.mcpair.hitsPrimary)}, hitsReplica ${int(r.mcpair.hitsReplica)}, misses ${int(r.mcpair.misses)}, server errors ${r.mcpair.errors}`
       : "";
-    out.push(`  ${LABELS[row.client].padEnd(30)} ${seen} | ${srv}${mc}`);
-    for (const flag of row.flags) out.push(`    !! ${flag}`);
+    out.push(`  ${clientLabel(row.client).padEnd(30)} ${seen} | ${srv}${mc}`);
   }
   return out.join("\n");
 }
@@ -185,7 +278,7 @@ export interface StormRow {
   invalidations: number;
   rssMb: number;
   /** memcached's counters over the variant (all four servers). */
-  server: ServerDelta;
+  server: ServerCounters;
   flags: string[];
 }
 
@@ -195,7 +288,7 @@ export function stormRow(
   readers: StormReaderResult[],
   writer: StormWriterResult | undefined,
   failure: string | undefined,
-  server: ServerDelta,
+  server: ServerCounters,
 ): StormRow {
   const flags: string[] = [];
   const h = new Histogram();
@@ -248,7 +341,7 @@ export function formatStorm(rows: readonly StormRow[], readersPerProcess: number
   const out: string[] = [];
   const body = rows.map((row) => [
     STORM_LABELS[row.mode] + (row.flags.some((f) => f.startsWith("BROKEN")) ? " !!" : ""),
-    LABELS[row.client],
+    clientLabel(row.client),
     `${row.readers.length} × ${readersPerProcess}`,
     int(row.readsPerSec),
     ms(row.p50),
@@ -300,53 +393,134 @@ export function formatStorm(rows: readonly StormRow[], readersPerProcess: number
   return out.join("\n");
 }
 
-// ─── verdict ────────────────────────────────────────────────────────────────────────────────────────────────────────
+// ─── goals ──────────────────────────────────────────────────────────────────────────────────────────────────────────
 
-const mark = (ok: boolean) => (ok ? "PASS" : "MISS");
+export interface Goal {
+  name: string;
+  /** What was measured, against what. */
+  measured: string;
+  pass: boolean;
+}
 
-export function verdict(w1: WorkloadReport | undefined, storm: readonly StormRow[] | undefined): string {
-  const parts: string[] = [];
-  if (w1) {
-    const peer = w1.fastestPeer;
-    const r1 = w1.rows.find((r) => r.client === "mcpair-r1");
-    const r2 = w1.rows.find((r) => r.client === "mcpair-r2");
-    if (!peer) parts.push("W1: no working peer to compare with");
-    else {
-      const name = LABELS[peer.client];
-      if (r1 && !isBroken(r1)) {
-        const x = r1.opsPerSec / peer.opsPerSec;
-        parts.push(`W1 replicas:1 ${x.toFixed(2)}x ${name} (goal >= 4x) ${mark(x >= 4)}`);
-      } else if (r1) parts.push("W1 replicas:1 BROKEN");
-      if (r2 && !isBroken(r2)) {
-        const x = r2.opsPerSec / peer.opsPerSec;
-        parts.push(`replicas:2 ${x.toFixed(2)}x (goal >= 2.5x) ${mark(x >= 2.5)}`);
-      } else if (r2) parts.push("replicas:2 BROKEN");
-      const p99s = [r1, r2].filter((r): r is WorkloadRow => r !== undefined && !isBroken(r));
-      if (p99s.length > 0) {
-        const ok = p99s.every((r) => r.p99 <= peer.p99);
-        parts.push(
-          `p99 ${p99s.map((r) => `${r.client === "mcpair-r1" ? "r1" : "r2"} ${ms(r.p99)}`).join(", ")} ms vs ${ms(peer.p99)} ms (goal <=) ${mark(ok)}`,
+/** The goals of issue 14 (and the storm's of issue 4), judged on the reports of this run. */
+export function goals(
+  reports: Partial<Record<string, WorkloadReport>>,
+  storm: readonly StormRow[] | undefined,
+): Goal[] {
+  const out: Goal[] = [];
+  for (const [step, min] of [
+    ["w0", 0.85],
+    ["w1", 0.6],
+  ] as const) {
+    const report = reports[step];
+    const cost = report ? replicationCost(report) : undefined;
+    if (cost) {
+      out.push({
+        name: `${step.toUpperCase()} replicas:2 ÷ replicas:1, same three servers >= ${min}`,
+        measured: `${cost.ratio.toFixed(2)} (request bound ${cost.bound.toFixed(2)})`,
+        pass: cost.ratio >= min,
+      });
+    }
+  }
+  for (const step of ["w0", "w1"]) {
+    const report = reports[step];
+    const r1 = rowOf(report, "mcpair-r1");
+    const peer = report ? fastestPeer(report.rows, 1) : undefined;
+    if (r1 && peer) {
+      const ratio = r1.opsPerSec / peer.opsPerSec;
+      out.push({
+        name: `${step.toUpperCase()} replicas:1 on one server >= 4x the fastest one-server peer`,
+        measured: `${ratio.toFixed(2)}x ${clientLabel(peer.client)}`,
+        pass: ratio >= 4,
+      });
+    }
+    const r2 = rowOf(report, "mcpair-r2x3");
+    const memjs = rowOf(report, "memjs-x3");
+    if (r2 && memjs) {
+      const ratio = r2.opsPerSec / memjs.opsPerSec;
+      out.push({
+        name: `${step.toUpperCase()} replicas:2 >= 3x memjs on the same three servers`,
+        measured: `${ratio.toFixed(2)}x`,
+        pass: ratio >= 3,
+      });
+    }
+  }
+  const w3 = reports.w3;
+  const w3r2 = rowOf(w3, "mcpair-r2x3");
+  const w3peer = w3 ? fastestPeer(w3.rows) : undefined;
+  if (w3r2 && w3peer) {
+    const ratio = w3r2.opsPerSec / w3peer.opsPerSec;
+    out.push({
+      name: "W3 replicas:2 >= 1x the fastest peer (unreplicated)",
+      measured: `${ratio.toFixed(2)}x ${clientLabel(w3peer.client)}`,
+      pass: ratio >= 1,
+    });
+  }
+  // p99: every mcpair row against the fastest peer on the same servers (the peer its ratio names).
+  const late: string[] = [];
+  let compared = 0;
+  for (const step of ["w0", "w1", "w2", "w3"]) {
+    const report = reports[step];
+    if (!report) continue;
+    for (const row of report.rows) {
+      if (!isMcpair(row.client) || isBroken(row)) continue;
+      const peer = fastestPeer(report.rows, CLIENTS[row.client].servers);
+      if (!peer) continue;
+      compared++;
+      if (!(row.p99 <= peer.p99)) {
+        late.push(
+          `${step} ${clientLabel(row.client)} ${ms(row.p99)} > ${clientLabel(peer.client)} ${ms(peer.p99)}`,
         );
       }
     }
   }
-  if (storm && storm.length > 0) {
-    const naive = storm.find((r) => r.mode === "naive");
-    const inv = storm.find((r) => r.mode === "mcpair-invalidate");
-    const del = storm.find((r) => r.mode === "mcpair-delete");
-    if (naive && inv) {
-      const fewer = naive.loads / Math.max(1, inv.loads);
-      parts.push(
-        `storm (invalidate): ${fewer.toFixed(0)}x fewer loader calls (goal >= 100x) ${mark(fewer >= 100)}, ` +
-          `p99 ${ms(inv.p99)} vs ${ms(naive.p99)} ms ${mark(inv.p99 <= naive.p99)}`,
-      );
+  if (compared > 0) {
+    out.push({
+      name: "p99 of every mcpair row <= the fastest peer's on the same servers",
+      measured: late.length === 0 ? `${compared} rows` : late.join("; "),
+      pass: late.length === 0,
+    });
+  }
+  const lat = reports.lat;
+  const lr2 = rowOf(lat, "mcpair-r2x3");
+  const lr1 = rowOf(lat, "mcpair-r1x3");
+  if (lat && lr2) {
+    const peer = fastestPeer(lat.rows);
+    if (peer) {
+      out.push({
+        name: `+${ms(lat.addedRttMs ?? Number.NaN)} ms RTT: replicas:2 ahead of every peer at 64 in flight`,
+        measured: `${(lr2.opsPerSec / peer.opsPerSec).toFixed(2)}x ${clientLabel(peer.client)}`,
+        pass: lr2.opsPerSec > peer.opsPerSec,
+      });
     }
-    if (naive && del) {
-      const fewer = naive.loads / Math.max(1, del.loads);
-      parts.push(
-        `storm (delete): ${fewer.toFixed(0)}x fewer ${mark(fewer >= 100)}, p99 ${ms(del.p99)} vs ${ms(naive.p99)} ms ${mark(del.p99 <= naive.p99)}`,
-      );
+    if (lr1 && lat.addedRttMs !== undefined) {
+      out.push({
+        name: "+RTT: replicas:2 p99 within one RTT of replicas:1's",
+        measured: `${ms(lr2.p99)} vs ${ms(lr1.p99)} + ${ms(lat.addedRttMs)} ms`,
+        pass: lr2.p99 <= lr1.p99 + lat.addedRttMs,
+      });
     }
   }
-  return `VERDICT: ${parts.length > 0 ? parts.join("; ") : "nothing to judge (run w1 and storm)"}`;
+  if (storm && storm.length > 0) {
+    const naive = storm.find((r) => r.mode === "naive");
+    for (const mode of ["mcpair-invalidate", "mcpair-delete"] as const) {
+      const row = storm.find((r) => r.mode === mode);
+      if (!naive || !row) continue;
+      const fewer = naive.loads / Math.max(1, row.loads);
+      out.push({
+        name: `storm (${mode.slice("mcpair-".length)}): >= 100x fewer loader calls, p99 <= naive`,
+        measured: `${fewer.toFixed(0)}x fewer, p99 ${ms(row.p99)} vs ${ms(naive.p99)} ms`,
+        pass: fewer >= 100 && row.p99 <= naive.p99,
+      });
+    }
+  }
+  return out;
+}
+
+export function formatGoals(list: readonly Goal[]): string {
+  if (list.length === 0) return "GOALS: nothing to judge in this selection";
+  return [
+    "GOALS (ratios from this run):",
+    ...list.map((g) => `  ${g.pass ? "PASS" : "MISS"}  ${g.name}: ${g.measured}`),
+  ].join("\n");
 }
