@@ -79,6 +79,14 @@ export interface CacheClient {
    */
   invalidateTags(tags: Iterable<string>, options?: OperationOptions): Promise<void>;
 
+  /**
+   * The current versions of this client's namespace and of `tags`, to store an entry later *as of now*: pass it as
+   * `asOf` to `set`/`setMany`, and the entry is dead on arrival if the namespace was cleared or one of the tags
+   * invalidated in between. For callers that read the database between a cache miss and the store (an ORM's query
+   * cache): take the snapshot with the miss (same round trip), then run the query, then store.
+   */
+  snapshot(tags?: Iterable<string>, options?: OperationOptions): Promise<ScopeSnapshot>;
+
   /** Releases resources: the root client closes its connections; a namespace client does nothing. */
   close(): Promise<void>;
 }
@@ -123,6 +131,19 @@ export interface WriteOptions extends OperationOptions {
   ttl?: number;
   /** The entry stops being served after `invalidateTags` of any of these. */
   tags?: readonly string[];
+  /**
+   * Store the entry as of this snapshot (from `snapshot(tags)` on the same client): it carries the versions read then,
+   * so a `clear()` or `invalidateTags` since makes it dead on arrival. Its tags are the snapshot's (`tags`, if given,
+   * must be the same).
+   */
+  asOf?: ScopeSnapshot;
+}
+
+/** Opaque: the versions of a namespace and of some tags at one moment (see {@link CacheClient.snapshot}). */
+export interface ScopeSnapshot {
+  /** The namespace path it was taken in (`""` for the root client). */
+  readonly scope: string;
+  readonly tags: readonly string[];
 }
 
 export interface CounterOptions extends OperationOptions {

@@ -11,6 +11,7 @@ export type {
   GetManyResult,
   NamespaceClient,
   ReadOptions,
+  ScopeSnapshot,
   WriteOptions,
 } from "./cache-client.js";
 

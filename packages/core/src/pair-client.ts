@@ -8,6 +8,7 @@ import {
   type NamespaceClient,
   type OperationOptions,
   type ReadOptions,
+  type ScopeSnapshot,
   type WriteOptions,
 } from "./cache-client.js";
 import { type ClientStats, channels, type PairClientEvents } from "./client-stats.js";
@@ -335,7 +336,8 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   /** Stores `value` on every replica of `key`. With `tags`, the entry stops being served after `invalidateTags`. */
   async set(key: string, value: unknown, options?: WriteOptions): Promise<void> {
     this.#assertOpen();
-    if (options?.tags !== undefined) return this.#scope().set(key, value, options);
+    if (options?.tags !== undefined || options?.asOf !== undefined)
+      return this.#scope().set(key, value, options);
     const k = this.options.mapKey(key);
     const [outcome] = await writeEntries(
       this.#c,
@@ -352,7 +354,8 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
    */
   async setMany(entries: Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<boolean[]> {
     this.#assertOpen();
-    if (options?.tags !== undefined) return this.#scope().setMany(entries, options);
+    if (options?.tags !== undefined || options?.asOf !== undefined)
+      return this.#scope().setMany(entries, options);
     const ttl = this.#c.ttl(options?.ttl);
     const keys: string[] = [];
     const wire: WireEntry[] = [];
@@ -502,6 +505,16 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   async invalidateTags(tags: Iterable<string>, options?: OperationOptions): Promise<void> {
     this.#assertOpen();
     await this.#scope().invalidateTags(tags, options);
+  }
+
+  /** See {@link CacheClient.snapshot}. */
+  snapshot(tags?: Iterable<string>, options?: OperationOptions): Promise<ScopeSnapshot> {
+    try {
+      this.#assertOpen();
+      return this.#scope().snapshot(tags, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   #rootScope: RootScope | undefined;

@@ -8,6 +8,7 @@ import {
   type NamespaceClient,
   type OperationOptions,
   type ReadOptions,
+  type ScopeSnapshot,
   type WriteOptions,
 } from "./cache-client.js";
 import { type EncodedValue, FLAGS } from "./codec.js";
@@ -59,6 +60,11 @@ const utf8Text = new TextDecoder();
 
 /** (generation key, token) pairs an entry was written under. */
 type Refs = Array<[string, string]>;
+
+const REFS = Symbol("mcpair.snapshot.refs");
+interface Snapshot extends ScopeSnapshot {
+  readonly [REFS]: Refs;
+}
 
 interface Envelope {
   refs: Refs;
@@ -490,11 +496,14 @@ abstract class Scope {
   async setMany(entries: Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<boolean[]> {
     const list = [...entries];
     const ttl = this.engine.ttl(options?.ttl);
-    const refs = await this.tokensForWrite(
-      [...this.chain, ...this.tagKeys(tagList(options?.tags))],
-      ttl,
-      options?.signal,
-    );
+    const refs =
+      options?.asOf !== undefined
+        ? this.#refsOf(options.asOf, options.tags)
+        : await this.tokensForWrite(
+            [...this.chain, ...this.tagKeys(tagList(options?.tags))],
+            ttl,
+            options?.signal,
+          );
     const wire = list.map(([key, value]) => {
       const w = this.wire(key);
       return { key: w.wire, value: this.seal(w.wire, w.original, value, refs), ttl };
@@ -511,6 +520,37 @@ abstract class Scope {
       );
     }
     return results.map(() => true);
+  }
+
+  /** See {@link CacheClient.snapshot}: the tokens a writer would use now, created when missing. */
+  async snapshot(tags?: Iterable<string>, options?: OperationOptions): Promise<ScopeSnapshot> {
+    const list = tagList(tags);
+    // The entry's lifetime is not known yet: keep the generations alive for the longest one.
+    const refs = await this.tokensForWrite(
+      [...this.chain, ...this.tagKeys(list)],
+      this.engine.maxTtl,
+      options?.signal,
+    );
+    const snap: Snapshot = { scope: this.pathId, tags: Object.freeze(list), [REFS]: refs };
+    return Object.freeze(snap);
+  }
+
+  #refsOf(asOf: ScopeSnapshot, tags: readonly string[] | undefined): Refs {
+    const refs = (asOf as Partial<Snapshot>)[REFS];
+    if (refs === undefined || asOf.scope !== this.pathId) {
+      throw new InvalidArgumentError(
+        `"asOf" must be a snapshot taken by this client's snapshot() (namespace ${JSON.stringify(this.pathId)})`,
+      );
+    }
+    if (tags !== undefined) {
+      const want = tagList(tags);
+      if (want.length !== asOf.tags.length || want.some((t) => !asOf.tags.includes(t))) {
+        throw new InvalidArgumentError(
+          `"tags" must be the snapshot's tags (${JSON.stringify(asOf.tags)}) or omitted`,
+        );
+      }
+    }
+    return refs;
   }
 
   async invalidateTags(tags: Iterable<string>, options?: OperationOptions): Promise<void> {

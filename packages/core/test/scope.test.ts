@@ -214,6 +214,39 @@ describe("tags", () => {
     expect(loads).toBe(2);
   });
 
+  it("an entry stored as of a snapshot is dead on arrival when a tag was invalidated or the namespace cleared since", async () => {
+    const { a, b } = setup();
+    const ns = a.namespace("orm");
+    // Nothing changed between snapshot and store: served.
+    let snap = await ns.snapshot(["table:user"]);
+    await ns.set("q1", "rows v1", { asOf: snap });
+    expect(await b.namespace("orm").get("q1")).toBe("rows v1");
+    // Snapshot (with the miss), the query reads old rows, another process commits and invalidates, then we store.
+    snap = await ns.snapshot(["table:user"]);
+    await b.namespace("orm").invalidateTags(["table:user"]);
+    await ns.set("q2", "stale rows", { asOf: snap });
+    expect(await ns.get("q2")).toBeUndefined();
+    expect(await b.namespace("orm").get("q2")).toBeUndefined();
+    // The same for a clear, and on the root client.
+    snap = await ns.snapshot([]);
+    await b.namespace("orm").clear();
+    await ns.set("q3", "old", { asOf: snap });
+    expect(await ns.get("q3")).toBeUndefined();
+    const rootSnap = await a.snapshot(["t"]);
+    await b.invalidateTags(["t"]);
+    await a.set("r", "old", { asOf: rootSnap });
+    expect(await a.get("r")).toBeUndefined();
+    // Misuse is refused: a snapshot from another namespace, or other tags.
+    await expect(a.namespace("other").set("x", 1, { asOf: snap })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+    const tagged = await ns.snapshot(["t1"]);
+    await expect(ns.set("x", 1, { asOf: tagged, tags: ["t2"] })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(ns.set("x", 1, { asOf: { scope: "orm", tags: [] } })).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
+  });
+
   it("rejects bad tags with a typed error", async () => {
     const { a } = setup();
     await expect(a.set("k", 1, { tags: "users" as unknown as string[] })).rejects.toBeInstanceOf(

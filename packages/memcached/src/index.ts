@@ -27,6 +27,7 @@ export type {
   RewarmOptions,
   RewarmProgress,
   RingKind,
+  ScopeSnapshot,
   ServerSpec,
   ServerState,
   ServerStatsSnapshot,
