@@ -7,6 +7,7 @@ import {
   type ReadOptions,
 } from "@mcpair/core";
 import { CAPABILITIES, type KeyvMcpairCapabilities } from "./capabilities.js";
+import { isPastDeadline } from "./envelope.js";
 import { fromAbsolute, fromRelative, type Lifetime } from "./lifetime.js";
 import {
   DEFAULT_NAMESPACE,
@@ -121,11 +122,15 @@ export class KeyvMcpair extends EventEmitter {
     this.#namespace = validateNamespace(namespace, "KeyvMcpair.namespace");
   }
 
-  /** The value stored under `key`, or `undefined` on a miss, on expiry, or when no replica can answer. */
+  /**
+   * The value stored under `key`, or `undefined` on a miss, when no replica can answer, or past the deadline of
+   * Keyv's envelope (memcached, counting whole seconds, may still hold it: see README "TTLs").
+   */
   async get<Value = unknown>(key: string): Promise<Value | undefined> {
     assertKey(key, "get");
     try {
-      return await this.#space().get<Value>(key, READ);
+      const value = await this.#space().get<Value>(key, READ);
+      return value === undefined || isPastDeadline(value, Date.now()) ? undefined : value;
     } catch (error) {
       this.#report(error);
       return undefined;
@@ -138,14 +143,21 @@ export class KeyvMcpair extends EventEmitter {
     if (keys.length === 0) return [];
     try {
       const hits = await this.#space().getMany<Value>(keys, READ);
-      return keys.map((key) => hits.get(key));
+      const now = Date.now();
+      return keys.map((key) => {
+        const value = hits.get(key);
+        return value === undefined || isPastDeadline(value, now) ? undefined : value;
+      });
     } catch (error) {
       this.#report(error);
       return keys.map(() => undefined);
     }
   }
 
-  /** Whether `key` holds a value (reads it: memcached has no cheaper existence check that leaves the item alone). */
+  /**
+   * Whether `key` holds a live value (reads it: memcached has no cheaper existence check that leaves the item alone).
+   * Exact to the millisecond for Keyv's envelopes, which matters for Keyv 5: its `has` trusts the store.
+   */
   async has(key: string): Promise<boolean> {
     return (await this.get(key)) !== undefined;
   }

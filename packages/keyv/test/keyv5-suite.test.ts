@@ -31,7 +31,7 @@ vitest.describe("@keyv/test-suite 2.1.2 keyvTestSuite (Keyv 5.6), 3 servers, rep
     vitest.expect(s.contract).toBe(5);
     const stats = cluster.client.stats();
     vitest.expect(stats.hitsPrimary).toBeGreaterThan(20);
-    vitest.expect(stats.misses).toBeGreaterThan(10);
+    vitest.expect(stats.misses).toBeGreaterThan(0);
     vitest.expect(await flushCounts(cluster.servers)).toEqual([0, 0, 0]);
   });
 });

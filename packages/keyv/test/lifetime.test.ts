@@ -3,7 +3,9 @@
 import { InvalidArgumentError, InvalidTtlError } from "@mcpair/core";
 import { useMemcachedCleanup, waitFor } from "@mcpair/test-utils";
 import Keyv from "keyv";
+import { Keyv as Keyv6, KeyvJsonSerializer } from "keyv6";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { deadlineOf } from "../src/envelope.js";
 import { KeyvMcpair } from "../src/index.js";
 import { fromAbsolute, fromRelative, MIN_ABSOLUTE_EXPIRY, secondsCovering } from "../src/lifetime.js";
 import { type Cluster, startCluster, unique } from "./helpers.js";
@@ -46,6 +48,35 @@ describe("conversion", () => {
   });
 });
 
+describe("reading Keyv's deadline back", () => {
+  it("from both majors' JSON envelopes and from the object envelope, never from the value", async () => {
+    const v5 = new Keyv().serialize!;
+    const v6 = new KeyvJsonSerializer();
+    const values: unknown[] = [
+      "text",
+      0,
+      null,
+      { expires: 5 },
+      ["expires", 5],
+      ',"expires":5}',
+      { a: { expires: 7 } },
+    ];
+    for (const value of values) {
+      for (const serialize of [v5, (d: object) => v6.stringify(d) as string]) {
+        expect(deadlineOf(await serialize({ value, expires: 1_800_000_000_123 }))).toBe(1_800_000_000_123);
+        expect(deadlineOf(await serialize({ value, expires: undefined }))).toBeUndefined();
+      }
+    }
+    expect(deadlineOf(`{"value":"${"x".repeat(10_000)}","expires":1800000000000.5}`)).toBe(
+      1_800_000_000_000.5,
+    );
+    expect(deadlineOf({ value: 1, expires: 42 })).toBe(42);
+    expect(deadlineOf({ value: 1 })).toBeUndefined();
+    expect(deadlineOf("compressed:…")).toBeUndefined();
+    expect(deadlineOf(Buffer.from('{"value":1,"expires":5}'))).toBeUndefined();
+  });
+});
+
 describe("on real servers", () => {
   let cluster: Cluster;
   beforeAll(async () => {
@@ -65,19 +96,45 @@ describe("on real servers", () => {
     });
   });
 
-  it("Keyv 5 hides an entry at its millisecond deadline, while memcached (whole seconds) still holds it", async () => {
-    const store = new KeyvMcpair(cluster.client);
-    const keyv = new Keyv({ store, namespace: unique("exact") });
-    const wire = `${keyv.namespace}:k`; // Keyv 5 prefixes keys itself
+  it("an entry is hidden at its millisecond deadline while memcached (whole seconds) still holds it", async () => {
+    const ns = unique("exact");
+    const keyv = new Keyv({ store: new KeyvMcpair(cluster.client), namespace: ns });
     const deadline = Date.now() + 100;
     await keyv.set("k", "v", 100);
+    await keyv.set("long", "v", 60_000);
+    expect(await keyv.has("k")).toBe(true);
     await waitFor(() => Date.now() > deadline + 20, { what: "the deadline to pass" });
-    const raw = await store.get<string>(wire);
-    expect(typeof raw).toBe("string");
-    expect(JSON.parse(raw!).expires).toBeLessThan(Date.now());
+    // Keyv 5's has() asks the store and does no expiry check of its own: the store reads Keyv's envelope.
+    expect(await keyv.has("k")).toBe(false);
+    expect(await keyv.hasMany(["k", "long"])).toEqual([false, true]);
     expect(await keyv.get("k")).toBeUndefined();
-    // Keyv deletes the expired entry it read.
-    expect(await store.get(wire)).toBeUndefined();
+    // memcached still has the item (Keyv 5 prefixes its keys): only the deadline hides it.
+    const raw = await cluster.client.namespace(ns).get<string>(`${ns}:k`);
+    expect(JSON.parse(raw!).expires).toBeLessThan(Date.now());
+  });
+
+  it("Keyv 6 with checkExpired: false (it trusts the store) still never sees an entry past its deadline", async () => {
+    const keyv = new Keyv6({
+      store: new KeyvMcpair(cluster.client),
+      namespace: unique("trust"),
+      checkExpired: false,
+    });
+    const raw = new Keyv6({
+      store: new KeyvMcpair(cluster.client),
+      serialization: false,
+      checkExpired: false,
+    });
+    raw.namespace = keyv.namespace;
+    const deadline = Date.now() + 100;
+    await keyv.set("k", "v", 100);
+    await raw.set("o", { n: 1 }, 100);
+    expect(await keyv.get("k")).toBe("v");
+    expect(await raw.get("o")).toEqual({ n: 1 });
+    await waitFor(() => Date.now() > deadline + 20, { what: "the deadline to pass" });
+    expect(await keyv.get("k")).toBeUndefined();
+    expect(await keyv.has("k")).toBe(false);
+    expect(await keyv.getMany(["k"])).toEqual([undefined]);
+    expect(await raw.get("o")).toBeUndefined();
   });
 
   it("the TTL cap applies to 'no expiry' and to long TTLs (client maxTtl: 2 s)", async () => {
