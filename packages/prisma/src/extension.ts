@@ -69,7 +69,7 @@ export function mcpairCache(options: McpairCacheOptions) {
     const clientComponent: { $cache: CacheControl; $transaction?: unknown } = { $cache: cache.control };
     const original = findOriginalTransaction(client);
     if (original !== undefined && resolved.invalidateOnWrite) {
-      clientComponent.$transaction = wrapTransaction(original, (scope) => cache.flushTransaction(scope));
+      clientComponent.$transaction = wrapTransaction(original);
     }
     // Types only: the read methods with `cache` (see model-types.ts). At run time no model method is replaced, so
     // Prisma's own methods run, with the fluent API and every other extension's query hooks intact.

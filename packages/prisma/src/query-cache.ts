@@ -10,7 +10,7 @@ import {
 } from "./options.js";
 import type { RelationGraph } from "./relations.js";
 import { type CacheStats, emptyStats } from "./stats.js";
-import { currentTransactionScope, type TransactionScope } from "./transactions.js";
+import { type PendingInvalidation, pendingInvalidation } from "./transactions.js";
 
 /** The tag every cached read of `model` carries (with `invalidateOnWrite`), and that writes to it invalidate. */
 export const modelTag = (model: string): string => `model:${model}`;
@@ -111,15 +111,26 @@ export class QueryCache {
     try {
       return await params.query(params.args);
     } finally {
-      const scope = params.__internalParams?.transaction ? currentTransactionScope() : undefined;
-      if (scope !== undefined) scope.raw = true;
+      const pending = this.#pendingInTransaction(params);
+      if (pending !== undefined) pending.raw = true;
       else await this.#invalidateModels(this.#graph.models, undefined, params.operation);
     }
   }
 
   /** Invalidates what a transaction's writes changed (called by the `$transaction` wrapper once it settles). */
-  async flushTransaction(scope: TransactionScope): Promise<void> {
-    await this.#invalidateModels(scope.raw ? this.#graph.models : scope.models, undefined, "$transaction");
+  readonly #flushTransaction = async (pending: PendingInvalidation): Promise<void> => {
+    await this.#invalidateModels(
+      pending.raw ? this.#graph.models : pending.models,
+      undefined,
+      "$transaction",
+    );
+  };
+
+  /** This extension's pending invalidations when the query runs in a transaction started through the wrapper. */
+  #pendingInTransaction(params: OperationParams): PendingInvalidation | undefined {
+    return params.__internalParams?.transaction
+      ? pendingInvalidation(this, this.#flushTransaction)
+      : undefined;
   }
 
   #policyFor(model: string, args: Record<string, unknown>): ResolvedPolicy | undefined {
@@ -168,8 +179,8 @@ export class QueryCache {
       return await query(args);
     } finally {
       // Also after a failed write: it may have been applied (a timeout), and a needless invalidation costs one miss.
-      const scope = params.__internalParams?.transaction ? currentTransactionScope() : undefined;
-      if (scope !== undefined) for (const m of models) scope.models.add(m);
+      const pending = this.#pendingInTransaction(params);
+      if (pending !== undefined) for (const m of models) pending.models.add(m);
       else await this.#invalidateModels(models, model, operation);
     }
   }

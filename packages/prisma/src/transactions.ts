@@ -22,18 +22,40 @@ import { AsyncLocalStorage } from "node:async_hooks";
  *   is not installed at all).
  */
 
-/** What the writes of one transaction changed, invalidated when it settles. */
-export interface TransactionScope {
+/** What one extension's writes in a transaction changed, and how that extension invalidates it. */
+export interface PendingInvalidation {
   readonly models: Set<string>;
   /** Raw statements ran: every model is invalidated. */
   raw: boolean;
+  readonly flush: (pending: PendingInvalidation) => Promise<void>;
+}
+
+/**
+ * One transaction's pending invalidations, by extension: when `mcpairCache` is applied twice (two namespaces), only
+ * the outer wrapper runs, and it flushes the inner extension's invalidations too, each into its own namespace.
+ */
+interface TransactionScope {
+  readonly pending: Map<object, PendingInvalidation>;
 }
 
 const storage = new AsyncLocalStorage<TransactionScope>();
 
-/** The scope of the transaction the current code runs in, if it was started through the wrapper. */
-export function currentTransactionScope(): TransactionScope | undefined {
-  return storage.getStore();
+/**
+ * The pending invalidations of `owner` (one extension instance) in the transaction the current code runs in, created
+ * on first use; undefined outside a transaction started through the wrapper.
+ */
+export function pendingInvalidation(
+  owner: object,
+  flush: (pending: PendingInvalidation) => Promise<void>,
+): PendingInvalidation | undefined {
+  const scope = storage.getStore();
+  if (scope === undefined) return undefined;
+  let pending = scope.pending.get(owner);
+  if (pending === undefined) {
+    pending = { models: new Set(), raw: false, flush };
+    scope.pending.set(owner, pending);
+  }
+  return pending;
 }
 
 /** Prisma's marker on interactive transaction clients (nested transactions read it). */
@@ -54,13 +76,10 @@ export function findOriginalTransaction(client: unknown): TransactionFn | undefi
 }
 
 /**
- * The `$transaction` replacement: runs `original` in a scope and, once it settles, `flush(scope)` (which reports its
- * own errors and never rejects).
+ * The `$transaction` replacement: runs `original` in a scope and, once it settles, flushes every pending
+ * invalidation recorded in it (each flush reports its own errors and never rejects).
  */
-export function wrapTransaction(
-  original: TransactionFn,
-  flush: (scope: TransactionScope) => Promise<void>,
-): TransactionFn {
+export function wrapTransaction(original: TransactionFn): TransactionFn {
   return function $transaction(this: unknown, arg: unknown, options?: unknown): Promise<unknown> {
     const outer = storage.getStore();
     const nested =
@@ -68,12 +87,12 @@ export function wrapTransaction(
       typeof this === "object" &&
       (this as Record<symbol, unknown>)[TRANSACTION_CONTEXT] !== undefined;
     if (nested && outer !== undefined) return original.call(this, arg, options);
-    const scope: TransactionScope = { models: new Set(), raw: false };
+    const scope: TransactionScope = { pending: new Map() };
     return storage.run(scope, async () => {
       try {
         return await original.call(this, arg, options);
       } finally {
-        if (scope.raw || scope.models.size > 0) await flush(scope);
+        await Promise.all([...scope.pending.values()].map((pending) => pending.flush(pending)));
       }
     });
   };

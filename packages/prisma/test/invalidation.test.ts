@@ -272,6 +272,25 @@ describe.each(DATABASES)("invalidation on %s", (kind) => {
       expect(after?.name).toBe("inner");
     });
 
+    it("two stacked mcpairCache extensions each invalidate their own namespace after the commit", async () => {
+      const stacked = extend(
+        extend(db.prisma, cluster.client()) as unknown as typeof db.prisma,
+        cluster.client(),
+      );
+      const user = await stacked.user.create({ data: { email: email(), name: "s1" } });
+      // Cached by both: the outer extension on a miss runs the query through the inner one, which caches it too.
+      const read = () => stacked.user.findUnique({ where: { id: user.id }, cache: { ttl: 60 } });
+      await read();
+      await stacked.$transaction(async (tx) => {
+        await tx.user.update({ where: { id: user.id }, data: { name: "s2" } });
+      });
+      // Had the inner extension's invalidation gone to the outer namespace, its entry would answer this read.
+      const [after, q] = await selects(db.queries, read);
+      expect(q).toBe(1);
+      expect(after?.name).toBe("s2");
+      await stacked.$cache.close();
+    });
+
     it("with transactionReads: 'cache', reads inside a transaction are served from the cache", async () => {
       const caching = extend(db.prisma, cluster.client(), { transactionReads: "cache" });
       const read = (p: typeof caching | Parameters<Parameters<typeof caching.$transaction>[0]>[0]) =>
