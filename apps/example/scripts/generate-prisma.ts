@@ -12,20 +12,24 @@ import { fileURLToPath } from "node:url";
 const app = join(dirname(fileURLToPath(import.meta.url)), "..");
 const cli = join(dirname(createRequire(import.meta.url).resolve("prisma/package.json")), "build", "index.js");
 
-for (const kind of ["sqlite", "postgres"]) {
-  const schema = join(app, "prisma", `${kind}.prisma`);
-  const out = join(app, "src", "generated", kind);
-  const marker = join(out, "client.ts");
-  if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(schema).mtimeMs) continue;
-  execFileSync(process.execPath, [cli, "generate", "--schema", schema], {
-    stdio: ["ignore", "ignore", "inherit"],
-    env: {
-      ...process.env,
-      PRISMA_SCHEMA_ENGINE_BINARY: "/bin/false",
-      CHECKPOINT_DISABLE: "1",
-      PRISMA_HIDE_UPDATE_MESSAGE: "1",
-    },
-  });
-  // The generated client is TypeScript ESM: tsx and vitest load it as ESM only with this next to it.
-  writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+export function generatePrismaClients(): void {
+  for (const kind of ["sqlite", "postgres"]) {
+    const schema = join(app, "prisma", `${kind}.prisma`);
+    const out = join(app, "src", "generated", kind);
+    const marker = join(out, "client.ts");
+    if (existsSync(marker) && statSync(marker).mtimeMs >= statSync(schema).mtimeMs) continue;
+    execFileSync(process.execPath, [cli, "generate", "--schema", schema], {
+      stdio: ["ignore", "ignore", "inherit"],
+      env: {
+        ...process.env,
+        PRISMA_SCHEMA_ENGINE_BINARY: "/bin/false",
+        CHECKPOINT_DISABLE: "1",
+        PRISMA_HIDE_UPDATE_MESSAGE: "1",
+      },
+    });
+    // The generated client is TypeScript ESM: tsx and vitest load it as ESM only with this next to it.
+    writeFileSync(join(out, "package.json"), '{ "type": "module" }\n');
+  }
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) generatePrismaClients();

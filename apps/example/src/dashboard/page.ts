@@ -18,13 +18,14 @@ export const PAGE_STYLE = `
   .kpi b { display: block; font-size: 22px; } .kpi span { color: #666; font-size: 12px; }
   button { margin: 0 2px; padding: 3px 9px; border: 1px solid #bbb; border-radius: 5px; background: #fafafa; cursor: pointer; }
   button:hover { background: #eee; } .chart { margin: 8px 0 20px; }
-  #log { font: 12px/1.4 ui-monospace, monospace; color: #444; max-height: 180px; overflow: auto; padding-left: 18px; }
+  #log { font: 12px/1.4 ui-monospace, monospace; color: #444; max-height: 180px; overflow: auto; padding-left: 0; list-style: none; }
 `;
 
 /** The live dashboard: a static page that fills itself from `/dashboard/events`. */
 export function dashboardPage(o: { backend: string; replicas: number }): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>mcpair bookshop: live</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/dashboard/uplot.css">
 <style>${PAGE_STYLE}</style></head>
 <body>
@@ -37,7 +38,7 @@ export function dashboardPage(o: { backend: string; replicas: number }): string 
   <div class="kpi"><b id="replica-rate" data-testid="replica-rate">-</b><span>reads/s from a 2nd replica</span></div>
   <div class="kpi"><b id="copy-rate" data-testid="copy-rate">-</b><span>copies/s written back or rewarmed</span></div>
 </div>
-<table id="servers"><thead><tr><th>server</th><th class="l">address</th><th class="l">state</th><th>items</th><th>hit ratio</th><th class="l">actions</th></tr></thead><tbody></tbody></table>
+<table id="servers"><thead><tr><th>server</th><th class="l">address</th><th class="l">state</th><th>items</th><th>hit ratio</th><th>last rewarm</th><th class="l">actions</th></tr></thead><tbody></tbody></table>
 <div id="db-chart" class="chart"></div>
 <div id="hit-chart" class="chart"></div>
 <h3>Events</h3><ol id="log" reversed></ol>
@@ -83,9 +84,11 @@ function renderServers(list) {
     if (s.local && !s.running) state += " (stopped)";
     var buttons = ["drain", "kill", "restart", "rewarm"].filter(function (a) { return s.local || a === "drain" || a === "rewarm"; })
       .map(function (a) { return '<button data-testid="' + a + "-" + s.label + '" data-action="' + a + '" data-server="' + s.label + '">' + a + "</button>"; }).join("");
+    var rewarm = !s.rewarm ? "-" : s.rewarm.running ? "copying…" : s.rewarm.copied.toLocaleString() + " keys copied";
     tr.innerHTML = "<td>" + s.label + '</td><td class="l">' + s.name + '</td><td class="l"><span class="badge ' + s.state +
       '" data-testid="state-' + s.label + '" data-state="' + s.state + '">' + state + "</span></td><td>" +
-      (s.items === null ? "-" : s.items) + "</td><td>" + pct(s.hitRatio) + '</td><td class="l">' + buttons + "</td>";
+      (s.items === null ? "-" : s.items) + "</td><td>" + pct(s.hitRatio) + '</td><td data-testid="rewarm-' + s.label +
+      '" data-copied="' + (s.rewarm && !s.rewarm.running ? s.rewarm.copied : "") + '">' + rewarm + '</td><td class="l">' + buttons + "</td>";
     body.appendChild(tr);
   });
 }

@@ -1,12 +1,6 @@
-import { writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { resolve } from "node:path";
-import type { Database } from "../db/database.js";
-import { openDatabase } from "../db/open.js";
-import type { LocalCluster } from "../local-cluster/local-cluster.js";
-import { startLocalCluster } from "../local-cluster/start-local-cluster.js";
-import { headline, reportHtml, summaryRows, table } from "./report.js";
-import { FULL, type RunKind, type RunResult, runScenario, type Scenario, SHORT } from "./scenario.js";
+import { runDemo } from "./run-demo.js";
+import { FULL, SHORT } from "./scenario.js";
 
 export interface DemoArgs {
   live: boolean;
@@ -74,8 +68,9 @@ async function freePort(): Promise<number> {
 }
 
 /**
- * `npm run demo`: the bookshop on three local cache servers under a steady load, the same maintenance twice
- * (`replicas: 1`, then mcpair's defaults), a summary table from the counters, and `demo-report.html`.
+ * `npm run demo`: {@link runDemo} with the command line's options, and a clean exit whatever happens: on success,
+ * on failure and on Ctrl-C, everything it started (load, app, clients, database, cache servers) is stopped.
+ * Resolves the exit code.
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -100,63 +95,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   try {
-    const startedAt = Date.now();
-    let cluster: LocalCluster = await startLocalCluster(3);
-    let closeCluster = shutdown.add(() => cluster.close());
-    out(
-      cluster.kind === "memcached"
-        ? `mcpair demo: ${cluster.description}`
-        : `mcpair demo: ${cluster.fallbackReason}: using ${cluster.description} instead of memcached processes`,
-    );
-    const db: Database = await openDatabase({ books: config.books });
-    shutdown.add(() => db.close());
-    out(`database: ${db.kind} (${db.location}), ${config.books} books${args.short ? "; short mode" : ""}`);
     const port = args.port || (args.live ? await freePort() : 0);
-
-    const runs: RunResult[] = [];
-    let live: Scenario["live"];
-    const kinds: RunKind[] = ["replicas-1", "pairs"];
-    for (const [i, kind] of kinds.entries()) {
-      if (i > 0) {
-        // Each run starts from fresh, empty servers.
-        closeCluster();
-        await cluster.close();
-        cluster = await startLocalCluster(3);
-        closeCluster = shutdown.add(() => cluster.close());
-      }
-      out();
-      const scenario = await runScenario({
-        cluster,
-        db,
-        config,
-        kind,
-        log: out,
-        port,
-        keep: args.live && i === kinds.length - 1,
-        onApp: (app) => {
-          if (args.live) out(`live dashboard: ${app.url}/dashboard`);
-        },
-      });
-      runs.push(scenario.result);
-      if (scenario.live) {
-        live = scenario.live;
-        shutdown.add(() => scenario.live!.close());
-      }
-    }
-
-    out();
-    out(table(summaryRows(runs)));
-    out();
-    for (const line of headline(runs)) out(line);
-    for (const run of runs) for (const note of run.notes) out(`note (${run.label}): ${note}`);
-    const reportPath = resolve(args.report);
-    writeFileSync(
-      reportPath,
-      reportHtml(runs, { backend: `${cluster.description}; database: ${db.kind}`, when: new Date() }),
-    );
-    out(`report: ${reportPath}`);
-    out(`total time: ${((Date.now() - startedAt) / 1000).toFixed(0)} s`);
-
+    const { live } = await runDemo({
+      config,
+      log: out,
+      report: args.report,
+      onExit: (close) => shutdown.add(close),
+      port,
+      live: args.live,
+    });
     if (live) {
       out();
       out(
