@@ -1,4 +1,4 @@
-import { type CacheClient, CodecError } from "@mcpair/core";
+import { type CacheClient, type CacheFetchOptions, CodecError } from "@mcpair/core";
 import { DEFAULTS } from "./defaults.js";
 import type { CacheErrorContext, ResolvedPolicy } from "./options.js";
 import { deserializeResult, serializeResult } from "./serialize.js";
@@ -28,6 +28,10 @@ export interface ReadContext {
   readonly stats: CacheStats;
   /** Keys this process is refreshing in the background (one refresh per key per process). */
   readonly refreshing: Set<string>;
+  /** Seconds a caller may hold the right to run a query (lease, refresh lock). */
+  readonly leaseTtl: number;
+  /** Longest wait for another caller's query, in ms. */
+  readonly waitTimeout: number;
   /** Registers background work so that `$cache.close()` can wait for it. */
   track(work: Promise<unknown>): void;
   onError(error: unknown, context: CacheErrorContext): void;
@@ -62,6 +66,21 @@ function decodeEntry(text: unknown): Entry {
   throw new CodecError("cached Prisma entry is not in the expected format");
 }
 
+function fetchOptions(
+  ctx: ReadContext,
+  req: ReadRequest,
+  ttl: number,
+  staleWhileRevalidate: boolean,
+): CacheFetchOptions {
+  return {
+    ttl,
+    staleWhileRevalidate,
+    leaseTtl: ctx.leaseTtl,
+    timeout: ctx.waitTimeout,
+    ...(req.tags.length > 0 ? { tags: req.tags } : {}),
+  };
+}
+
 /** Runs the read through the cache; resolves the query's result (a cached copy or the live one). */
 export async function cachedRead(ctx: ReadContext, req: ReadRequest): Promise<unknown> {
   const { policy } = req;
@@ -85,11 +104,11 @@ export async function cachedRead(ctx: ReadContext, req: ReadRequest): Promise<un
   };
 
   const fetchEntry = async (staleWhileRevalidate: boolean): Promise<Entry | undefined> => {
-    const text = await ctx.client.fetch<string>(req.key, loader, {
-      ttl: storeTtl,
-      staleWhileRevalidate,
-      tags: req.tags,
-    });
+    const text = await ctx.client.fetch<string>(
+      req.key,
+      loader,
+      fetchOptions(ctx, req, storeTtl, staleWhileRevalidate),
+    );
     return live === undefined ? decodeEntry(text) : undefined;
   };
 
@@ -107,7 +126,7 @@ export async function cachedRead(ctx: ReadContext, req: ReadRequest): Promise<un
         return deserializeResult(entry.body);
       }
       // Past ttl + swr: make it stale and load under the lease (or wait for whoever holds it).
-      await ctx.client.invalidate(req.key, DEFAULTS.refreshLockTtl);
+      await ctx.client.invalidate(req.key, ctx.leaseTtl);
       entry = await fetchEntry(false);
       if (entry !== undefined) {
         // Another caller refreshed it meanwhile (or clocks disagree): serve what the fleet agreed on.
@@ -141,8 +160,8 @@ function refreshInBackground(
   ctx.refreshing.add(req.key);
   const lockKey = `r:${req.key}`;
   const work = (async () => {
-    // One refresh in the fleet: the lock lives at most refreshLockTtl seconds if its holder dies.
-    if (!(await ctx.client.add(lockKey, "1", { ttl: DEFAULTS.refreshLockTtl }))) return;
+    // One refresh in the fleet: the lock lives at most leaseTtl seconds if its holder dies.
+    if (!(await ctx.client.add(lockKey, "1", { ttl: ctx.leaseTtl }))) return;
     try {
       await ctx.client.invalidate(req.key, Math.max(1, staleSeconds));
       let ran = false;
@@ -154,7 +173,7 @@ function refreshInBackground(
         },
         // This task is the background: it waits for the load itself (with `true`, core would hand back the stale
         // value and refresh in a background of its own, out of this task's sight).
-        { ttl: storeTtl, staleWhileRevalidate: false, tags: req.tags },
+        fetchOptions(ctx, req, storeTtl, false),
       );
       if (ran) ctx.stats.refreshes++;
     } finally {

@@ -11,10 +11,12 @@ export const DEFAULTS = {
   /** Seconds of stale-while-revalidate when a policy names none. */
   swr: 0,
   /**
-   * How long (seconds) one process holds the right to refresh a stale entry; another takes over after it. Equal to
-   * core's `fetch` lease (`FETCH_DEFAULTS.leaseTtl`), which bounds the refresh the same way.
+   * Seconds one caller may hold the right to run a query (core's `fetch` lease, and the background-refresh lock)
+   * before another caller takes over. Core's own default (`FETCH_DEFAULTS.leaseTtl`).
    */
-  refreshLockTtl: 5,
+  leaseTtl: 5,
+  /** Longest wait, in ms, for another caller's query before running it here, uncached. Core's `fetch` default. */
+  waitTimeout: 10_000,
   /**
    * Seconds added to the memcached lifetime of an entry beyond `ttl + swr`. memcached counts in whole seconds and an
    * item can expire up to one second early (a TTL of 1 can expire at once, measured): the extra second keeps the

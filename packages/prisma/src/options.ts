@@ -103,6 +103,18 @@ export interface McpairCacheOptions {
    */
   transactionReads?: "bypass" | "cache";
   /**
+   * Seconds one caller may take to run a query while the others wait for its result (memcached lease); after that
+   * another caller runs it. Set it above your slowest cached query, or slow queries run twice under load.
+   * @default 5
+   */
+  leaseTtl?: number;
+  /**
+   * Longest wait, in milliseconds, for another caller's query; then the query runs here, and its result is not
+   * cached.
+   * @default 10000
+   */
+  waitTimeout?: number;
+  /**
    * Raw statements (`$executeRaw`, `$executeRawUnsafe`) may write any table: `"invalidateAll"` invalidates every
    * model after each one (with `invalidateOnWrite`); `"ignore"` leaves it to you (`$cache.invalidateModels([...])`).
    * `$queryRaw` is never treated as a write.
@@ -127,6 +139,8 @@ export interface ResolvedOptions {
   defaults: ReadonlyMap<string, ResolvedPolicy>;
   transactionReads: "bypass" | "cache";
   rawWrites: "invalidateAll" | "ignore";
+  leaseTtl: number;
+  waitTimeout: number;
   onError: (error: unknown, context: CacheErrorContext) => void;
 }
 
@@ -174,6 +188,8 @@ export function resolveOptions(options: McpairCacheOptions): ResolvedOptions {
     defaults = {},
     transactionReads = DEFAULTS.transactionReads,
     rawWrites = DEFAULTS.rawWrites,
+    leaseTtl = DEFAULTS.leaseTtl,
+    waitTimeout = DEFAULTS.waitTimeout,
     onError = defaultOnError,
   } = options;
   if (typeof namespace !== "string" || namespace === "")
@@ -191,6 +207,14 @@ export function resolveOptions(options: McpairCacheOptions): ResolvedOptions {
   if (rawWrites !== "invalidateAll" && rawWrites !== "ignore")
     throw new InvalidArgumentError(
       `mcpairCache: option "rawWrites" must be "invalidateAll" or "ignore", got ${JSON.stringify(rawWrites)}`,
+    );
+  if (!Number.isInteger(leaseTtl) || leaseTtl < 1 || leaseTtl > 3600)
+    throw new InvalidArgumentError(
+      `mcpairCache: option "leaseTtl" must be a whole number of seconds from 1 to 3600, got ${String(leaseTtl)}`,
+    );
+  if (typeof waitTimeout !== "number" || !Number.isFinite(waitTimeout) || waitTimeout < 0)
+    throw new InvalidArgumentError(
+      `mcpairCache: option "waitTimeout" must be a finite number of ms >= 0, got ${String(waitTimeout)}`,
     );
   if (typeof onError !== "function")
     throw new InvalidArgumentError(`mcpairCache: option "onError" must be a function, got ${typeof onError}`);
@@ -212,6 +236,8 @@ export function resolveOptions(options: McpairCacheOptions): ResolvedOptions {
     defaults: resolvedDefaults,
     transactionReads,
     rawWrites,
+    leaseTtl,
+    waitTimeout,
     onError,
   };
   if (isCacheClient(client)) return { ...base, client, clientOptions: undefined };

@@ -90,6 +90,8 @@ export class QueryCache {
       client: deps.client,
       stats: this.#stats,
       refreshing: new Set(),
+      leaseTtl: deps.options.leaseTtl,
+      waitTimeout: deps.options.waitTimeout,
       track: (work) => this.#track(work),
       onError: (error, context) => this.#report(error, context),
     };
