@@ -61,7 +61,7 @@ export class KeyvMcpair extends EventEmitter {
   readonly #pinned: "auto" | KeyvContract;
   #contract: KeyvContract;
   #namespace: string | undefined;
-  #scope: { readonly name: string; readonly client: NamespaceClient } | undefined;
+  #scope: NamespaceClient;
   #disconnected = false;
 
   /**
@@ -83,6 +83,7 @@ export class KeyvMcpair extends EventEmitter {
     this.#pinned = resolved.contract;
     this.#contract = resolved.contract === 6 ? 6 : 5;
     this.#namespace = resolved.namespace;
+    this.#scope = this.#scopeFor(resolved.namespace);
   }
 
   /** The client the store works through (for `stats()`, `status()`, or direct use). */
@@ -119,7 +120,10 @@ export class KeyvMcpair extends EventEmitter {
   }
 
   set namespace(namespace: string | undefined) {
-    this.#namespace = validateNamespace(namespace, "KeyvMcpair.namespace");
+    const name = validateNamespace(namespace, "KeyvMcpair.namespace");
+    // Made here, not on first use: a name the client refuses fails when Keyv sets it, not on every call.
+    this.#scope = this.#scopeFor(name);
+    this.#namespace = name;
   }
 
   /**
@@ -310,13 +314,15 @@ export class KeyvMcpair extends EventEmitter {
     return this.#contract === 6 ? fromAbsolute(ttlOrExpires, Date.now()) : fromRelative(ttlOrExpires);
   }
 
-  /** The namespace client for the current namespace; made once per namespace change, not per call. */
+  /** The namespace client for the current namespace (made once per namespace change, not per call). */
   #space(): NamespaceClient {
     // A namespace client made before the close would answer "unavailable" rather than "closed": say what happened.
     if (this.#disconnected) throw new ClientClosedError("KeyvMcpair: the store was disconnected");
-    const name = this.#namespace || DEFAULT_NAMESPACE;
-    if (this.#scope?.name !== name) this.#scope = { name, client: this.#client.namespace(name) };
-    return this.#scope.client;
+    return this.#scope;
+  }
+
+  #scopeFor(namespace: string | undefined): NamespaceClient {
+    return this.#client.namespace(namespace || DEFAULT_NAMESPACE);
   }
 
   /**

@@ -69,6 +69,9 @@ describe("new KeyvMcpair(...)", () => {
       ],
       [() => new KeyvMcpair(cluster.client, { contract: "6" as never }), /"contract" must be "auto", 5 or 6/],
       [() => new KeyvMcpair(cluster.client, { namespace: 1 as never }), /"namespace" must be a string/],
+      // The client's own rules for names apply at once, not on the first call.
+      [() => new KeyvMcpair(cluster.client, { namespace: "mcpair" }), /reserved/],
+      [() => new Keyv({ store: new KeyvMcpair(cluster.client), namespace: "mcpair" }), /reserved/],
       [() => new KeyvMcpair({ servers: cluster.addresses } as never, {}), /there is no second argument/],
       [() => new KeyvMcpair({ servers: cluster.addresses, replicas: 0 }), /"replicas"/],
       [
