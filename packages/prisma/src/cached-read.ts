@@ -1,4 +1,4 @@
-import { type CacheClient, type CacheFetchOptions, CodecError } from "@mcpair/core";
+import { type CacheClient, type CacheFetchOptions, CodecError, McpairError } from "@mcpair/core";
 import { DEFAULTS } from "./defaults.js";
 import type { CacheErrorContext, ResolvedPolicy } from "./options.js";
 import { deserializeResult, serializeResult } from "./serialize.js";
@@ -54,7 +54,11 @@ interface Entry {
 }
 
 function encodeEntry(freshUntil: number, result: unknown): string {
-  return `${freshUntil}:${serializeResult(result)}`;
+  try {
+    return `${freshUntil}:${serializeResult(result)}`;
+  } catch (cause) {
+    throw new CodecError("Prisma result could not be serialized", { cause });
+  }
 }
 
 function decodeEntry(text: unknown): Entry {
@@ -64,6 +68,15 @@ function decodeEntry(text: unknown): Entry {
     if (Number.isFinite(freshUntil)) return { freshUntil, body: text.slice(colon + 1) };
   }
   throw new CodecError("cached Prisma entry is not in the expected format");
+}
+
+/** The result stored in an entry; a corrupt one is a `CodecError` (a cache failure, not the query's). */
+function revive(entry: Entry): unknown {
+  try {
+    return deserializeResult(entry.body);
+  } catch (cause) {
+    throw new CodecError("cached Prisma result could not be revived", { cause });
+  }
 }
 
 function fetchOptions(
@@ -89,18 +102,20 @@ export async function cachedRead(ctx: ReadContext, req: ReadRequest): Promise<un
   const storeTtl = Math.ceil(policy.ttl + policy.swr) + DEFAULTS.expirySlack;
   const errorContext = { model: req.model, operation: req.operation };
 
-  // The loader keeps the live result: the caller that ran the query returns it as Prisma gave it.
+  // The loader keeps the live result: the caller that ran the query returns it as Prisma gave it, even when
+  // storing it fails. Only an error of the query itself is the caller's; anything else is the cache's.
   let live: { value: unknown } | undefined;
   let loadError: { error: unknown } | undefined;
   const loader = async (): Promise<string> => {
+    let value: unknown;
     try {
-      const value = await req.load();
-      live = { value };
-      return encodeEntry(Date.now() + ttlMs, value);
+      value = await req.load();
     } catch (error) {
       loadError = { error };
       throw error;
     }
+    live = { value };
+    return encodeEntry(Date.now() + ttlMs, value);
   };
 
   const fetchEntry = async (staleWhileRevalidate: boolean): Promise<Entry | undefined> => {
@@ -117,29 +132,39 @@ export async function cachedRead(ctx: ReadContext, req: ReadRequest): Promise<un
     if (entry !== undefined) {
       const now = Date.now();
       if (now < entry.freshUntil) {
+        const result = revive(entry);
         ctx.stats.hits++;
-        return deserializeResult(entry.body);
+        return result;
       }
       if (now < entry.freshUntil + swrMs) {
+        const result = revive(entry);
         ctx.stats.staleHits++;
         refreshInBackground(ctx, req, storeTtl, ttlMs, Math.ceil((entry.freshUntil + swrMs - now) / 1000));
-        return deserializeResult(entry.body);
+        return result;
       }
       // Past ttl + swr: make it stale and load under the lease (or wait for whoever holds it).
       await ctx.client.invalidate(req.key, ctx.leaseTtl);
       entry = await fetchEntry(false);
       if (entry !== undefined) {
         // Another caller refreshed it meanwhile (or clocks disagree): serve what the fleet agreed on.
+        const result = revive(entry);
         ctx.stats.hits++;
-        return deserializeResult(entry.body);
+        return result;
       }
     }
     ctx.stats.misses++;
     return live!.value;
   } catch (error) {
-    if (loadError !== undefined && loadError.error === error) throw error;
+    // The query's own error, from this caller's loader or from the caller whose flow this one shared (core runs one
+    // loader for concurrent calls of a key): the caller's to handle. Cache failures are always McpairErrors.
+    if ((loadError !== undefined && loadError.error === error) || !(error instanceof McpairError))
+      throw error;
     ctx.stats.fallbacks++;
     ctx.onError(error, { phase: "read", ...errorContext });
+    if (error instanceof CodecError && live === undefined) {
+      // A corrupt entry would fail every read until its TTL: remove it (best effort).
+      ctx.client.delete(req.key).catch(() => undefined);
+    }
     if (live !== undefined) {
       // The query ran; only storing its result failed.
       ctx.stats.misses++;

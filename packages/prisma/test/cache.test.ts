@@ -238,6 +238,23 @@ describe.each(DATABASES)("cached reads on %s", (kind) => {
     expect([q1, q2]).toEqual([1, 1]);
   });
 
+  it("passes a query's error through unchanged, also to callers sharing its flow, without calling onError", async () => {
+    const errors: unknown[] = [];
+    const watched = extend(db.prisma, cluster.client(), { onError: (e) => errors.push(e) });
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () =>
+        watched.user.findUniqueOrThrow({ where: { id: -2 }, cache: { ttl: 60 } }),
+      ),
+    );
+    for (const r of results) {
+      expect(r.status).toBe("rejected");
+      expect((r as PromiseRejectedResult).reason).toMatchObject({ code: "P2025" });
+    }
+    expect(errors).toEqual([]);
+    expect(watched.$cache.stats().fallbacks).toBe(0);
+    await watched.$cache.close();
+  });
+
   it("caches a fluent call apart from the same query without it", async () => {
     const id = userIds[0]!;
     // `findUnique(...).posts()` runs findUnique with `select: { posts: true }` and returns the posts only.

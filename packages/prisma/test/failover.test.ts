@@ -1,6 +1,6 @@
 // One of three memcached servers killed (replicas 2): cached reads keep being served by each key's other replica,
 // with no extra database query, and writes keep invalidating. On both databases.
-import { CodecError } from "@mcpair/core";
+import { CodecError, type PairClient } from "@mcpair/core";
 import { connectRaw, type MemcachedServer, useMemcachedCleanup } from "@mcpair/test-utils";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DATABASES, openDatabase, type TestDatabase } from "./support/databases.js";
@@ -109,31 +109,46 @@ describe("memcached failing entirely", () => {
     await cluster.close();
   });
 
-  it("a cache that throws: the read falls back to the database and onError hears of it", async () => {
-    const cluster = await startCluster();
-    const real = cluster.client();
-    const broken = new Proxy(real, {
+  /** A real client whose namespace clients answer `fetch` with `fetch` and record their deletes. */
+  function withFetch(real: PairClient, fetch: () => Promise<unknown>, deleted: string[]): PairClient {
+    return new Proxy(real, {
       get(target, property, receiver) {
         if (property === "namespace")
           return (name: string) =>
             new Proxy(target.namespace(name), {
               get(ns, p, r) {
-                if (p === "fetch") return () => Promise.reject(new CodecError("garbled"));
+                if (p === "fetch") return fetch;
+                if (p === "delete") return (key: string) => (deleted.push(key), ns.delete(key));
                 return Reflect.get(ns, p, r);
               },
             });
         return Reflect.get(target, property, receiver);
       },
     });
-    const seen: unknown[] = [];
-    const prisma = extend(db.prisma, broken, { onError: (e) => seen.push(e) });
-    const [rows, q] = await selects(db.queries, () => prisma.user.findMany({ cache: { ttl: 60 } }));
-    expect(rows.length).toBeGreaterThan(0);
-    expect(q).toBe(1);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]).toBeInstanceOf(CodecError);
-    expect(prisma.$cache.stats().fallbacks).toBe(1);
-    await prisma.$cache.close();
+  }
+
+  it("a cache that throws, or hands back garbage: the read falls back to the database and onError hears of it", async () => {
+    const cluster = await startCluster();
+    for (const fetch of [
+      () => Promise.reject(new CodecError("garbled")),
+      () => Promise.resolve("not an entry"),
+    ]) {
+      const seen: unknown[] = [];
+      const deleted: string[] = [];
+      const prisma = extend(db.prisma, withFetch(cluster.client(), fetch, deleted), {
+        onError: (e) => seen.push(e),
+      });
+      const [rows, q] = await selects(db.queries, () => prisma.user.findMany({ cache: { ttl: 60 } }));
+      expect(rows.length).toBeGreaterThan(0);
+      expect(q).toBe(1);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]).toBeInstanceOf(CodecError);
+      expect(prisma.$cache.stats().fallbacks).toBe(1);
+      // The unreadable entry is removed so that it does not fail every read until its TTL.
+      expect(deleted).toHaveLength(1);
+      expect(deleted[0]).toMatch(/^q:\w+:User:findMany:/);
+      await prisma.$cache.close();
+    }
     await cluster.close();
   });
 });
