@@ -77,6 +77,17 @@ describe("read methods accept cache and keep their result types", () => {
   });
 });
 
+describe("transaction clients", () => {
+  it("accept cache on reads and reject it on writes", async () => {
+    await prisma.$transaction(async (tx) => {
+      expectTypeOf(await tx.user.findMany({ where: { name: "a" }, cache })).toEqualTypeOf<User[]>();
+      expectTypeOf(await tx.user.count({ cacheStrategy: { ttl: 1 } })).toEqualTypeOf<number>();
+      // @ts-expect-error writes take no cache
+      await tx.user.update({ where: { id: 1 }, data: {}, cache });
+    });
+  });
+});
+
 describe("cache is rejected where it does not belong", () => {
   it("on every write", () => {
     // @ts-expect-error writes take no cache
