@@ -19,7 +19,7 @@ export async function startCluster(options: Partial<ClientOptions> = {}): Promis
   const addresses = servers.map((s) => s.address);
   const clients: PairClient[] = [];
   const connect = (extra: Partial<ClientOptions> = {}): PairClient => {
-    const c = createClient({ servers: addresses, replicas: 2, timeout: 2000, ...options, ...extra });
+    const c = createClient({ servers: addresses, replicas: 2, timeout: 5000, ...options, ...extra });
     clients.push(c);
     return c;
   };
