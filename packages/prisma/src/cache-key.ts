@@ -18,7 +18,7 @@ import { Decimal } from "@prisma/client/runtime/client";
  */
 
 /** Bumped whenever the stored value format (serialize.ts, the stored envelope) changes. */
-export const FORMAT_VERSION = 1;
+export const FORMAT_VERSION = 2;
 
 export function canonicalize(value: unknown): string {
   switch (typeof value) {

@@ -8,7 +8,11 @@ import { Decimal } from "@prisma/client/runtime/client";
  *
  * Values JSON cannot hold become tagged objects `{"$": <tag>, "v": <text>}`:
  *
- *   D Date (epoch ms)   B BigInt   M Decimal   U Uint8Array (base64)   N NaN / ±Infinity / -0   O escaped object
+ *   D Date (epoch ms)   B BigInt   M Decimal   U Uint8Array (base64)   F Buffer (base64)   N NaN / ±Infinity / -0
+ *   O escaped object
+ *
+ * (Prisma 7 returns `Uint8Array`s; raw driver rows, as Prisma Next caches them, may hold `Buffer`s: each comes back
+ * as what it was.)
  *
  * A `Json` column may hold any object, including one that looks like a tag. So every *plain* object that has a `$`
  * key is written escaped, as `{"$": "O", "v": [[key, value], ...]}`: after that, an object with a `$` key in the text
@@ -28,11 +32,10 @@ function replacer(this: Record<string, unknown>, key: string, jsonValue: unknown
     case "object": {
       if (value === null) return null;
       if (value instanceof Date) return { $: "D", v: value.getTime() };
-      if (value instanceof Uint8Array)
-        return {
-          $: "U",
-          v: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64"),
-        };
+      if (value instanceof Uint8Array) {
+        const base64 = Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString("base64");
+        return { $: Buffer.isBuffer(value) ? "F" : "U", v: base64 };
+      }
       if (Decimal.isDecimal(value)) return { $: "M", v: (value as Decimal).toString() };
       if (!Array.isArray(value) && Object.hasOwn(value, "$")) return { $: "O", v: Object.entries(value) };
       return jsonValue;
@@ -59,6 +62,8 @@ function reviver(_key: string, value: unknown): unknown {
       // A copy in a Uint8Array of its own: Prisma returns plain Uint8Arrays, not Buffers from a shared pool.
       return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
     }
+    case "F":
+      return Buffer.from(v as string, "base64");
     case "N":
       return v === "-0" ? -0 : Number(v);
     case "O":
