@@ -12,8 +12,10 @@ export interface McpairQueryResultCacheOptions {
   /**
    * Invalidate, on commit, every cached query that read a table written through TypeORM (entity events and
    * QueryBuilder writes on entities), in every process. Raw `query()` writes are not seen: call
-   * `invalidateTables()` after them. Costs: each cached read also reads one small tag item per table, in parallel
-   * with the entry (no extra round trip); each committed write sends one tag invalidation.
+   * `invalidateTables()` after them. Costs: each cached read also reads one small tag item per table with the entry,
+   * and takes a snapshot of the namespace's and tables' tokens in parallel (no extra round trip on a hit; on a miss
+   * the query waits for it, so that a write committed meanwhile leaves the stored result dead); each committed write
+   * sends one tag invalidation (one round trip).
    * @default false
    */
   invalidateOnWrite?: boolean;
@@ -34,7 +36,16 @@ export interface ResolvedCacheOptions {
   namespace: string | undefined;
 }
 
-const CLIENT_METHODS = ["get", "set", "deleteMany", "fetch", "namespace", "invalidateTags", "close"] as const;
+const CLIENT_METHODS = [
+  "get",
+  "set",
+  "deleteMany",
+  "fetch",
+  "namespace",
+  "invalidateTags",
+  "snapshot",
+  "close",
+] as const;
 
 /** Whether `value` looks like a `CacheClient` (checked by shape: wrappers and other copies of core qualify). */
 export function isCacheClient(value: unknown): value is CacheClient {

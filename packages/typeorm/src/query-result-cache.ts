@@ -8,7 +8,7 @@ import { createClient } from "@mcpair/memcached";
 import type { DataSource, EntitySubscriberInterface, QueryRunner } from "typeorm";
 import type { QueryResultCache } from "typeorm/cache/QueryResultCache.js";
 import type { QueryResultCacheOptions } from "typeorm/cache/QueryResultCacheOptions.js";
-import { marksChanged, missWithSnapshot, renewMarks, snapshotMarks, snapshotOf } from "./fill-guard.js";
+import { carrySnapshot, snapshotOf } from "./fill-guard.js";
 import { defaultNamespace } from "./namespace.js";
 import {
   type McpairQueryResultCacheOptions,
@@ -136,8 +136,9 @@ export class McpairQueryResultCache implements QueryResultCache {
   /**
    * The entry stored for this query's cache id (or SQL), if it was written for exactly that id (or SQL) and its
    * tables were not written since. Inside a transaction that wrote one of the query's tables, nothing is served.
-   * On a miss of a query with table tags, returns an already expired placeholder instead of `undefined` (TypeORM
-   * treats both alike and hands it back to `storeInCache`): it carries the tables' write marks, see `fill-guard.ts`.
+   * For a query with table tags, also takes a snapshot of the tables' tokens in the same turn as the read, and on a
+   * miss returns an already expired placeholder instead of `undefined` (TypeORM treats both alike and hands it back to
+   * `storeInCache`) once the snapshot is taken: see `fill-guard.ts`.
    */
   async getFromCache(
     options: QueryResultCacheOptions,
@@ -150,17 +151,26 @@ export class McpairQueryResultCache implements QueryResultCache {
     const tags = this.#queryTags(options);
     if (tags !== undefined && this.#writtenInTransaction(tags, queryRunner)) return undefined;
     const client = this.client;
-    const entry = readEntry(await client.get(lookup.key, tags === undefined ? undefined : { tags }), lookup);
-    if (tags === undefined || (entry !== undefined && !isExpiredAt(entry, Date.now()))) return entry;
-    // TypeORM will run the query and store its result: note the tables' write marks before it does.
-    return missWithSnapshot(await snapshotMarks(client, tags));
+    if (tags === undefined) return readEntry(await client.get(lookup.key), lookup);
+    // Both requests leave in this turn: the snapshot costs the miss no extra round trip before the query.
+    const snapshot = client.snapshot(tags);
+    // Handled here so that a failure while the read is pending is no unhandled rejection; awaiting it still throws.
+    snapshot.catch(() => undefined);
+    const entry = readEntry(await client.get(lookup.key, { tags }), lookup);
+    // A hit does not wait for the snapshot: it is only needed if TypeORM finds the entry expired after all.
+    if (entry !== undefined && !isExpiredAt(entry, Date.now())) return carrySnapshot(entry, snapshot);
+    // TypeORM runs the query once this resolves: the tokens must have been read by then.
+    await snapshot;
+    return carrySnapshot(undefined, snapshot);
   }
 
   /**
    * Stores a result with its table tags (with `invalidateOnWrite`), for the duration rounded up to seconds plus one.
    * Skipped inside a transaction that wrote one of the query's tables (uncommitted data stays out of the cache), and
-   * for a result too large for memcached (logged). Removed again at once when one of its tables was written while
-   * the query ran (see `fill-guard.ts`).
+   * for a result too large for memcached (logged). A tagged result is stored as of the snapshot `getFromCache` took
+   * before the query (carried by `savedCache`): dead on arrival if one of its tables was written, or the namespace
+   * cleared, while the query ran (see `fill-guard.ts`). Without that `savedCache` (a direct call), it is sealed with
+   * the tokens current when it is stored, like any core `set` with tags.
    */
   async storeInCache(
     options: QueryResultCacheOptions,
@@ -174,7 +184,9 @@ export class McpairQueryResultCache implements QueryResultCache {
     if (typeof duration !== "number" || !(duration > 0) || !Number.isFinite(duration)) return;
     const tags = this.#queryTags(options);
     if (tags !== undefined && this.#writtenInTransaction(tags, queryRunner)) return;
-    const client = this.client;
+    const carried = tags === undefined ? undefined : snapshotOf(savedCache);
+    // Rejects (as the store would have) when the snapshot could not be taken: no entry without its tokens.
+    const asOf = carried === undefined ? undefined : await carried;
     const entry: StoredQueryResult = {
       v: 1,
       time: typeof options.time === "number" ? options.time : Date.now(),
@@ -184,18 +196,17 @@ export class McpairQueryResultCache implements QueryResultCache {
     if (lookup.identifier !== undefined) entry.identifier = lookup.identifier;
     if (options.query !== undefined) entry.query = options.query;
     try {
-      await client.set(lookup.key, entry, {
+      // With `asOf`, core checks that `tags` are the snapshot's (the same SQL, so the same tables).
+      await this.client.set(lookup.key, entry, {
         ttl: memcachedTtl(duration),
         ...(tags === undefined ? {} : { tags }),
+        ...(asOf === undefined ? {} : { asOf }),
       });
     } catch (error) {
       // A big result is a reason not to cache it, never a reason to fail the query.
       if ((error as { code?: unknown } | null)?.code !== "ERR_MCPAIR_VALUE_TOO_LARGE") throw error;
       this.#warn(`query result not cached: ${describe(error)}`, queryRunner);
-      return;
     }
-    const snapshot = snapshotOf(savedCache);
-    if (snapshot !== undefined && (await marksChanged(client, snapshot))) await client.delete(lookup.key);
   }
 
   /** TypeORM's rule, from the stored time and duration: expired once `time + duration` is in the past. */
@@ -230,7 +241,7 @@ export class McpairQueryResultCache implements QueryResultCache {
    */
   async invalidateTables(tables: Iterable<string>): Promise<void> {
     const tags = this.tagsOfTables(tableList(tables, "invalidateTables: tables"));
-    if (tags.length > 0) await this.#invalidateTags(tags);
+    if (tags.length > 0) await this.client.invalidateTags(tags);
   }
 
   /** The core tags of `tables` (`table:<name>`, views expanded into the tables they read). */
@@ -250,24 +261,10 @@ export class McpairQueryResultCache implements QueryResultCache {
     return pending !== undefined && tags.some((t) => pending.has(t));
   }
 
-  /** Renews the tags' write marks, then invalidates the tags (in that order: see `fill-guard.ts`). */
-  async #invalidateTags(tags: readonly string[]): Promise<void> {
-    const client = this.client;
-    let failure: unknown;
-    try {
-      await renewMarks(client, tags);
-    } catch (error) {
-      failure = error;
-    }
-    // Invalidate even when the marks failed: cached entries must stop being served either way.
-    await client.invalidateTags(tags);
-    if (failure !== undefined) throw failure;
-  }
-
   /** The write subscriber's invalidation: errors are logged under `ignoreErrors`, thrown otherwise. */
   async #invalidate(tags: readonly string[], queryRunner: QueryRunner | undefined): Promise<void> {
     try {
-      await this.#invalidateTags(tags);
+      await this.client.invalidateTags(tags);
     } catch (error) {
       if (!this.#ignoreErrors()) throw error;
       this.#warn(`could not invalidate ${tags.join(", ")}: ${describe(error)}`, queryRunner);

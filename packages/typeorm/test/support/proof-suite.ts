@@ -353,10 +353,8 @@ export function defineProofSuite(dialect: Dialect): void {
       expect(names(users.value)).not.toContain("dropped");
     });
 
-    it("a result read before another process's commit is not stored after its invalidation", async () => {
-      // B's find misses and reads the database; before B stores the result, A commits a write to the same table.
-      // Without care B would store its pre-commit rows after A's invalidation, and every process would serve them
-      // until the duration ends.
+    /** Holds `n`'s next `storeInCache` (TypeORM has run the query) until `release()`; `atStore` says it is there. */
+    function holdNextStore(n: Node): { atStore: Promise<void>; release: () => void; restore: () => void } {
       let release!: () => void;
       const gate = new Promise<void>((resolve) => {
         release = resolve;
@@ -365,25 +363,84 @@ export function defineProofSuite(dialect: Dialect): void {
       const atStore = new Promise<void>((resolve) => {
         arrived = resolve;
       });
-      const store = b.cache.storeInCache.bind(b.cache);
-      b.cache.storeInCache = async (...args) => {
+      const store = n.cache.storeInCache.bind(n.cache);
+      n.cache.storeInCache = async (...args) => {
+        n.cache.storeInCache = store;
         arrived();
         await gate;
         return store(...args);
       };
+      return { atStore, release, restore: () => (n.cache.storeInCache = store) };
+    }
+
+    /** After a race: B's stored result was dead on arrival (B queries again) and the fresh one is shared. */
+    async function expectRefilled(contains: string): Promise<void> {
+      const again = await b.log.count(() => allUsers(b));
+      expect(again.reads).toBe(1);
+      expect(names(again.value)).toContain(contains);
+      const shared = await a.log.count(() => allUsers(a));
+      expect(shared.reads).toBe(0);
+      expect(names(shared.value)).toContain(contains);
+    }
+
+    it("a result read before another process's commit is not stored after its invalidation", async () => {
+      // B's find misses and reads the database; before B stores the result, A commits a write to the same table.
+      // A store sealed with the tag tokens current at store time would keep B's pre-commit rows alive after A's
+      // invalidation, served by every process until the duration ends. Stored as of the snapshot B took with its
+      // miss, the entry is dead on arrival.
+      const hold = holdNextStore(b);
       try {
         const pending = allUsers(b);
-        await atStore;
+        await hold.atStore;
         await a.ds.getRepository(UserEntity).save({ name: "racer" });
-        release();
+        hold.release();
         expect(names(await pending)).not.toContain("racer");
       } finally {
-        b.cache.storeInCache = store;
+        hold.restore();
       }
-      for (const n of [b, a]) {
-        const after = await n.log.count(() => allUsers(n));
-        expect(names(after.value)).toContain("racer");
+      await expectRefilled("racer");
+    });
+
+    it("a result read before another process's clear() is not stored after it", async () => {
+      // The snapshot holds the namespace's token too: a raw write followed by clear() (TypeORM saw no entity
+      // event, so no table tag moved) also leaves the racing store dead.
+      const hold = holdNextStore(b);
+      try {
+        const pending = allUsers(b);
+        await hold.atStore;
+        await a.ds.query(`INSERT INTO "user" ("name") VALUES ('raw-insert')`);
+        await a.cache.clear();
+        hold.release();
+        expect(names(await pending)).not.toContain("raw-insert");
+      } finally {
+        hold.restore();
       }
+      await expectRefilled("raw-insert");
+    });
+
+    it("a hit that TypeORM finds expired after all is stored as of the snapshot taken with the read", async () => {
+      // TypeORM re-checks expiry after getFromCache returned a hit; an entry that expires in between makes it run
+      // the query and store with that hit as savedCache. The hit carries the snapshot taken with the read.
+      await allUsers(b);
+      const hold = holdNextStore(b);
+      const isExpired = b.cache.isExpired.bind(b.cache);
+      b.cache.isExpired = () => {
+        b.cache.isExpired = isExpired;
+        return true;
+      };
+      try {
+        const pending = b.log.count(() => allUsers(b));
+        await hold.atStore;
+        await a.ds.getRepository(UserEntity).save({ name: "late" });
+        hold.release();
+        const raced = await pending;
+        expect(raced.reads).toBe(1);
+        expect(names(raced.value)).not.toContain("late");
+      } finally {
+        hold.restore();
+        b.cache.isExpired = isExpired;
+      }
+      await expectRefilled("late");
     });
 
     it("raw query() writes are not seen; invalidateTables() covers them", async () => {
