@@ -183,7 +183,13 @@ export class SocketTransport implements Transport {
     }
   }
 
-  set(key: string, value: Uint8Array, options: TransportSetOptions): Promise<StoreResult> {
+  /**
+   * Stores `value` (see the transport contract). Besides bytes, this transport takes a string and writes its UTF-8
+   * bytes straight into the connection's write buffer, without the intermediate `Buffer` a codec would allocate; the
+   * stored bytes are exactly `Buffer.from(value)`'s. A `Uint8Array` of 8 KiB or more is written by reference (no
+   * copy) in this turn's write: do not modify it before the returned promise settles.
+   */
+  set(key: string, value: Uint8Array | string, options: TransportSetOptions): Promise<StoreResult> {
     // `quiet` is accepted but the reply is still awaited: error lines carry no opaque token, so a suppressed
     // success cannot be told apart from a failure reply belonging to a neighbour. Pipelining already makes the
     // round trip shared.

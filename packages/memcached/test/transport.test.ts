@@ -119,7 +119,7 @@ describe("options", () => {
     await expect(t.set(k, bytes("v"), { ttl: 1.5 })).rejects.toBeInstanceOf(InvalidTtlError);
     await expect(t.set(k, bytes("v"), { ttl: 10, flags: -1 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(t.set(k, bytes("v"), { ttl: 10, cas: -1n })).rejects.toBeInstanceOf(InvalidArgumentError);
-    await expect(t.set(k, "v" as unknown as Uint8Array, { ttl: 10 })).rejects.toBeInstanceOf(
+    await expect(t.set(k, 42 as unknown as Uint8Array, { ttl: 10 })).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
     await expect(t.get(k, { lease: 0 })).rejects.toBeInstanceOf(InvalidTtlError);
@@ -225,6 +225,86 @@ describe("values", () => {
   });
 });
 
+describe("string values", () => {
+  it("stores a string as exactly the bytes Buffer.from gives it (ASCII, non-ASCII, long, lone surrogate)", async () => {
+    const strings = [
+      "",
+      "plain ascii",
+      "x".repeat(256),
+      "x".repeat(257),
+      "ünïcödé after ascii",
+      `${"a".repeat(200)}é`,
+      "emoji 🎉 and CJK 漢字",
+      "lone \ud800 surrogate",
+      "\r\nEND\r\nmn\r\n",
+      "é".repeat(40_000),
+      "y".repeat(100_000),
+    ];
+    const keys = strings.map((_, i) => key(`str-${i}`));
+    // One turn: short and long, ASCII and not, interleaved in one write.
+    const stored = await Promise.all(keys.map((k, i) => t.set(k, strings[i]!, { ttl: 60, flags: 7 })));
+    expect(stored.every((r) => r === "stored")).toBe(true);
+    const got = await Promise.all(keys.map((k) => t.get(k)));
+    got.forEach((g, i) => {
+      expect(Buffer.compare(Buffer.from(g!.value), Buffer.from(strings[i]!))).toBe(0);
+      expect(g!.flags).toBe(7);
+    });
+  });
+
+  it("refuses a string whose UTF-8 exceeds maxValueSize before a byte is written", async () => {
+    const k = key("str-limit");
+    const tr = createSocketTransport({ host: server.host, port: server.port, maxValueSize: 1000 });
+    try {
+      // 600 characters, 1,200 bytes: the limit is on bytes.
+      await expect(tr.set(k, "é".repeat(600), { ttl: 60 })).rejects.toBeInstanceOf(ValueTooLargeError);
+      await expect(tr.set(k, "x".repeat(1001), { ttl: 60 })).rejects.toBeInstanceOf(ValueTooLargeError);
+      expect(await tr.set(k, "é".repeat(500), { ttl: 60 })).toBe("stored");
+      expect((await tr.get(k))?.value.length).toBe(1000);
+    } finally {
+      tr.destroy();
+    }
+  });
+});
+
+describe("large values by reference", () => {
+  it("a request cancelled between two large values is cut out of the write; the others arrive intact", async () => {
+    const big = (fill: number) => Buffer.alloc(20_000, fill);
+    // Answers `mn` and `ms` as whole commands arrive, however the stream is split.
+    let pending = "";
+    const rec = await recordingServer((socket, chunk) => {
+      pending += chunk.toString("latin1");
+      for (;;) {
+        const eol = pending.indexOf("\r\n");
+        if (eol < 0) return;
+        const line = pending.slice(0, eol);
+        let length = eol + 2;
+        if (line.startsWith("ms ")) length += Number(line.split(" ")[2]) + 2;
+        if (pending.length < length) return;
+        pending = pending.slice(length);
+        socket.write(line === "mn" ? "MN\r\n" : "HD\r\n");
+      }
+    });
+    const tr = createSocketTransport({ port: rec.port });
+    try {
+      await tr.noop();
+      const ac = new AbortController();
+      const first = tr.set("a", big(0x61), { ttl: 60 });
+      const cancelled = tr.set("b", big(0x62), { ttl: 60, signal: ac.signal });
+      const third = tr.set("c", big(0x63), { ttl: 60 });
+      ac.abort();
+      await expect(cancelled).rejects.toBeInstanceOf(AbortError);
+      expect(await first).toBe("stored");
+      expect(await third).toBe("stored");
+      const wire = rec.received().toString("latin1");
+      const expected = `mn\r\nms a 20000 T60\r\n${"a".repeat(20_000)}\r\nms c 20000 T60\r\n${"c".repeat(20_000)}\r\n`;
+      expect(wire).toBe(expected);
+    } finally {
+      tr.destroy();
+      await rec.close();
+    }
+  });
+});
+
 describe("pipelining", () => {
   it("resolves 10,000 pipelined gets issued in one turn, each with its own answer", async () => {
     const prefix = key("p10k");
@@ -256,6 +336,40 @@ describe("pipelining", () => {
     } finally {
       tr.destroy();
       await rec.close();
+    }
+  });
+
+  it("requests issued by several callbacks of one loop phase share one write per socket", async () => {
+    let writes = 0;
+    const answer = (socket: Socket, chunk: Buffer) => {
+      writes++;
+      const count = chunk.toString("latin1").split("mn\r\n").length - 1;
+      socket.write("MN\r\n".repeat(count));
+    };
+    const recA = await recordingServer(answer);
+    const recB = await recordingServer(answer);
+    const a = createSocketTransport({ port: recA.port });
+    const b = createSocketTransport({ port: recB.port });
+    try {
+      await Promise.all([a.noop(), b.noop()]);
+      writes = 0;
+      // Timers due together run in one timers phase, each callback followed by its own microtasks: a flush at the
+      // end of each callback's microtasks would write each socket 5 times.
+      const done = await new Promise<Array<Promise<void>>>((resolve) => {
+        const issued: Array<Promise<void>> = [];
+        for (let i = 0; i < 5; i++) {
+          setTimeout(() => {
+            issued.push(a.noop(), b.noop());
+            if (issued.length === 10) resolve(issued);
+          }, 1);
+        }
+      });
+      await Promise.all(done);
+      expect(writes).toBe(2);
+    } finally {
+      a.destroy();
+      b.destroy();
+      await Promise.all([recA.close(), recB.close()]);
     }
   });
 
