@@ -12,7 +12,13 @@ import {
   type WriteOptions,
 } from "./cache-client.js";
 import { type EncodedValue, FLAGS } from "./codec.js";
-import { AbortError, InvalidArgumentError, ReplicationError, ServerUnavailableError } from "./errors.js";
+import {
+  AbortError,
+  InvalidArgumentError,
+  ReplicationError,
+  ServerUnavailableError,
+  ValueTooLargeError,
+} from "./errors.js";
 import type { ItemEngine, WireEntry } from "./item-engine.js";
 import { keyProblem, utf8Length } from "./keys.js";
 import { type ReadThroughEngine, readThrough } from "./read-through.js";
@@ -504,14 +510,31 @@ abstract class Scope {
             ttl,
             options?.signal,
           );
-    const wire = list.map(([key, value]) => {
+    // A value too large for the servers fails its own entry, not the batch.
+    const sealed = list.map(([key, value]) => {
       const w = this.wire(key);
-      return { key: w.wire, value: this.seal(w.wire, w.original, value, refs), ttl };
+      try {
+        return { key: w.wire, value: this.seal(w.wire, w.original, value, refs), ttl };
+      } catch (error) {
+        if (error instanceof ValueTooLargeError) return error;
+        throw error;
+      }
     });
-    const results = await this.engine.write(wire, options?.signal);
+    const written = await this.engine.write(
+      sealed.filter((e): e is WireEntry => !(e instanceof Error)),
+      options?.signal,
+    );
+    let w = 0;
+    const results = sealed.map((e) => (e instanceof Error ? e : written[w++]!));
     const failed = results.flatMap((r, i) => (r instanceof Error ? [list[i]![0]] : []));
     if (failed.length > 0) {
-      const failures = results.flatMap((r) => (r instanceof ReplicationError ? [...r.failures] : []));
+      const failures = results.flatMap((r) =>
+        r instanceof ReplicationError
+          ? [...r.failures]
+          : r instanceof Error
+            ? [{ server: "", error: r }]
+            : [],
+      );
       throw new ReplicationError(
         `setMany: ${failed.length} of ${list.length} writes were not acknowledged as the write policy requires`,
         failures,
