@@ -16,6 +16,16 @@ import { isExpiredAt, memcachedTtl } from "../src/stored-entry.js";
 const client = createClient({ servers: ["memory:1"], replicas: 1, transport: () => new MemoryTransport() });
 afterAll(() => client.close());
 
+/** The client's methods, bound, as own properties: a wrapper of the same shape. */
+const methodsOf = (c: object): Record<string, unknown> => {
+  const out: Record<string, unknown> = {};
+  for (let p = c; p !== null && p !== Object.prototype; p = Object.getPrototypeOf(p))
+    for (const name of Object.getOwnPropertyNames(p))
+      if (!(name in out) && typeof (c as Record<string, unknown>)[name] === "function")
+        out[name] = ((c as Record<string, unknown>)[name] as (...a: unknown[]) => unknown).bind(c);
+  return out;
+};
+
 const dataSource = (options: Partial<DataSourceOptions> = {}) =>
   new DataSource({ type: "better-sqlite3", database: ":memory:", ...options } as DataSourceOptions);
 
@@ -27,6 +37,8 @@ describe("options", () => {
       [{}, /option "client" must be a CacheClient/],
       [{ client: { servers: [] } }, /non-empty "servers"/],
       [{ client: { get() {} } }, /option "client"/],
+      // A client from a core without snapshot(): stores could not be made safe against a racing commit.
+      [{ client: { ...methodsOf(client), snapshot: undefined } }, /option "client" must be a CacheClient/],
       [{ client, invalidateOnWrite: "yes" }, /"invalidateOnWrite" must be a boolean/],
       [{ client, namespace: "" }, /"namespace" must be a non-empty string/],
       [{ client, namespace: 7 }, /"namespace" must be a non-empty string/],
@@ -37,6 +49,8 @@ describe("options", () => {
       expect(make).toThrow(message);
       expect(() => mcpairTypeormCache(options as never)).toThrow(message);
     }
+    // The same wrapper with snapshot() is accepted.
+    expect(() => new McpairQueryResultCache(ds, { client: methodsOf(client) as never })).not.toThrow();
     expect(() => new McpairQueryResultCache(undefined as never, { client })).toThrow(
       /must be the DataSource/,
     );
