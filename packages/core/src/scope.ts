@@ -61,6 +61,11 @@ const HEADER_OFFSET = 6;
 const RESERVED = "mcpair";
 /** A generation must outlive every entry that refers to it by this margin, in seconds. */
 const GENERATION_MARGIN = 60;
+/**
+ * A generation lives this much longer than the TTL cap, in seconds, so that one `touch` keeps it ahead of every
+ * entry written in the next hour: writers touch it about once an hour, not on every write.
+ */
+const GENERATION_SLACK = 3600;
 const utf8 = new TextEncoder();
 const utf8Text = new TextDecoder();
 
@@ -220,10 +225,22 @@ abstract class Scope {
     this.engine.countScopeRequests(todo.length);
     const items = await this.engine.read(todo, signal);
     todo.forEach((k, i) => {
-      const item = items[i]!;
-      into.set(k, item === null || item instanceof Error ? item : utf8Text.decode(item.value));
+      this.noteToken(into, k, items[i]!);
     });
     return into;
+  }
+
+  /** Records a generation item read: its token, and how long it still lives (so writers touch it only when needed). */
+  protected noteToken(into: Tokens, k: string, item: TransportItem | null | Error): void {
+    if (item === null || item instanceof Error) {
+      into.set(k, item);
+      return;
+    }
+    into.set(k, utf8Text.decode(item.value));
+    if (item.ttl !== undefined) {
+      // memcached's remaining TTL is whole seconds: count one less.
+      this.#lifetimes.set(k, item.ttl < 0 ? Number.POSITIVE_INFINITY : Date.now() + (item.ttl - 1) * 1000);
+    }
   }
 
   /**
@@ -276,7 +293,7 @@ abstract class Scope {
   }
 
   #generationTtl(): number {
-    return Math.min(this.engine.maxTtl + GENERATION_MARGIN, 2_592_000);
+    return Math.min(this.engine.maxTtl + GENERATION_SLACK, 2_592_000);
   }
 
   async #create(k: string, signal: AbortSignal | undefined): Promise<string> {
@@ -422,8 +439,7 @@ abstract class Scope {
     const items = await this.engine.read([...wires, ...gens], options?.signal);
     const tokens: Tokens = new Map();
     gens.forEach((g, i) => {
-      const item = items[wires.length + i]!;
-      tokens.set(g, item === null || item instanceof Error ? item : utf8Text.decode(item.value));
+      this.noteToken(tokens, g, items[wires.length + i]!);
     });
     const out = createGetManyResult<T>();
     const found: Array<{ key: string; env: Envelope | undefined }> = [];
