@@ -5,7 +5,7 @@
 import { performance } from "node:perf_hooks";
 import { cleanupAll } from "@mcpair/test-utils";
 import { generateClients } from "../scripts/generate.js";
-import { mcpairCache } from "../src/index.js";
+import { type CacheStats, mcpairCache } from "../src/index.js";
 import { type DatabaseKind, openDatabase, type TestDatabase } from "../test/support/databases.js";
 import { startCluster } from "../test/support/memcached.js";
 import { ensureTestDatabase } from "../test/support/postgres.js";
@@ -22,6 +22,8 @@ interface Row {
   p50: number;
   p99: number;
   selectsPerOp: number;
+  /** Share of the cached reads answered by memcached (undefined for the uncached case). */
+  hitRatio: number | undefined;
 }
 
 async function seed(db: TestDatabase): Promise<void> {
@@ -47,6 +49,7 @@ async function measure(
   db: TestDatabase,
   concurrency: number,
   op: (i: number) => Promise<unknown>,
+  stats: (() => CacheStats) | undefined,
 ): Promise<Omit<Row, "database" | "case" | "concurrency">> {
   let i = 0;
   const warmUntil = performance.now() + 300;
@@ -57,6 +60,7 @@ async function measure(
   );
   const latencies: number[] = [];
   const selectsBefore = db.queries.selects;
+  const statsBefore = stats?.();
   const start = performance.now();
   const end = start + SECONDS * 1000;
   await Promise.all(
@@ -69,6 +73,13 @@ async function measure(
     }),
   );
   const elapsed = (performance.now() - start) / 1000;
+  const statsAfter = stats?.();
+  let hitRatio: number | undefined;
+  if (statsBefore !== undefined && statsAfter !== undefined) {
+    const hits = statsAfter.hits + statsAfter.staleHits - statsBefore.hits - statsBefore.staleHits;
+    const all = hits + statsAfter.misses - statsBefore.misses + statsAfter.fallbacks - statsBefore.fallbacks;
+    hitRatio = all === 0 ? 0 : hits / all;
+  }
   latencies.sort((a, b) => a - b);
   const pct = (p: number) =>
     latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? Number.NaN;
@@ -77,6 +88,7 @@ async function measure(
     p50: pct(0.5),
     p99: pct(0.99),
     selectsPerOp: (db.queries.selects - selectsBefore) / latencies.length,
+    hitRatio,
   };
 }
 
@@ -103,9 +115,14 @@ async function main(): Promise<void> {
             skip: n * 20,
           }) as const;
         let unique = 0;
-        const cases: Array<[string, (i: number) => Promise<unknown>]> = [
-          ["uncached findMany", (i) => db.prisma.post.findMany(page(i % 10))],
-          ["cached findMany, hit", (i) => prisma.post.findMany({ ...page(i % 10), cache: { ttl: 300 } })],
+        const stats = () => prisma.$cache.stats();
+        const cases: Array<[string, (i: number) => Promise<unknown>, (() => CacheStats) | undefined]> = [
+          ["uncached findMany", (i) => db.prisma.post.findMany(page(i % 10)), undefined],
+          [
+            "cached findMany, hit",
+            (i) => prisma.post.findMany({ ...page(i % 10), cache: { ttl: 300 } }),
+            stats,
+          ],
           // Every call a new key: the cost of a miss (lease, query, store) over the plain query.
           [
             "cached findMany, miss",
@@ -115,11 +132,12 @@ async function main(): Promise<void> {
                 where: { published: true, id: { gt: -1 - unique++ } },
                 cache: { ttl: 300 },
               }),
+            stats,
           ],
         ];
         for (const concurrency of [1, 16]) {
-          for (const [name, op] of cases) {
-            rows.push({ database, case: name, concurrency, ...(await measure(db, concurrency, op)) });
+          for (const [name, op, stats] of cases) {
+            rows.push({ database, case: name, concurrency, ...(await measure(db, concurrency, op, stats)) });
           }
         }
         await prisma.$cache.close();
@@ -140,6 +158,7 @@ async function main(): Promise<void> {
     "p50 ms": r.p50.toFixed(2),
     "p99 ms": r.p99.toFixed(2),
     "SELECTs/op": r.selectsPerOp.toFixed(2),
+    "cache hits": r.hitRatio === undefined ? "" : `${Math.round(r.hitRatio * 100)}%`,
   }));
   console.log(
     `\n@mcpair/prisma: cached vs uncached findMany (${USERS * POSTS_PER_USER} posts, page of 20 with authors; ${SECONDS} s per case; 3 memcached, replicas 2)\n`,
