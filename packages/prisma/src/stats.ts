@@ -4,7 +4,11 @@ export interface CacheStats {
   hits: number;
   /** Cached reads answered from memcached while stale (stale-while-revalidate). */
   staleHits: number;
-  /** Cached reads that ran the query in this process (each one database query, or one Prisma query plan). */
+  /**
+   * Cached reads that ran the query in this process (each one Prisma query). Includes the loads core's `fetch` makes
+   * without caching when no replica of the key can be read (counted by the memcached client's
+   * `stats().uncachedLoads`): during an outage every cached read is a miss, and nothing fails.
+   */
   misses: number;
   /** Background refreshes of stale entries this process ran. */
   refreshes: number;
