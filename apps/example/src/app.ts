@@ -58,7 +58,7 @@ export interface App {
 export async function startApp(options: AppOptions): Promise<App> {
   const { cache, db } = options;
   const metrics = new Metrics(db, cache);
-  const catalogue = createCatalogue(cache, db, (key, loaded) => metrics.read(key, loaded));
+  const catalogue = createCatalogue(cache, db, (loaded) => metrics.read(loaded));
   const sessions = createSessions(cache, { writesPerMinute: options.writesPerMinute });
   const authors = await createAuthors(cache, db);
   const reviews = createReviews(cache, db);
@@ -182,10 +182,17 @@ export async function startApp(options: AppOptions): Promise<App> {
     void dispatch(routes, req, res);
   });
   server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+    });
+  } catch (error) {
+    // Port taken, say: release what was opened before failing.
+    dashboard.close();
+    await Promise.allSettled([authors.close(), reviews.close()]);
+    throw error;
+  }
   const { address, port } = server.address() as AddressInfo;
   metrics.start();
 

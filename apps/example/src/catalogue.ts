@@ -5,7 +5,7 @@ import { type Book, type BookRow, type Database, toBook } from "./db/database.js
 const BOOK_TTL = 3600;
 
 /** Told of every read of the hot endpoint, and whether it had to query the database (for the dashboard). */
-export type ReadObserver = (key: string, loaded: boolean) => void;
+export type ReadObserver = (loaded: boolean) => void;
 
 /**
  * The hot path of the bookshop: one book by id, read through mcpair's `fetch`.
@@ -37,7 +37,7 @@ export function createCatalogue(
         },
         { ttl: BOOK_TTL },
       );
-      onRead(key(id), loaded);
+      onRead(loaded);
       return book;
     },
 

@@ -27,7 +27,8 @@ function mcChart(el, cfg) {
       ctx.fillStyle = shades[i % shades.length];
       ctx.fillRect(x0, top, Math.max(1, x1 - x0), height);
       ctx.fillStyle = "#555";
-      ctx.fillText(p.label, Math.max(x0, u.bbox.left) + 4 * dpr, top + 12 * dpr);
+      // Short phases sit side by side: alternate their labels between two rows.
+      ctx.fillText(p.label, Math.max(x0, u.bbox.left) + 4 * dpr, top + (12 + (i % 2) * 13) * dpr);
     });
     ctx.setLineDash([4 * dpr, 3 * dpr]);
     ctx.strokeStyle = "#999";

@@ -13,8 +13,8 @@ export interface Totals {
   reads: number;
   loads: number;
   /**
-   * Hot-endpoint reads answered by a key's *second* server: its first was out (draining, down, just rejoined) or
-   * missed (restarted empty). Each one is a database query a plain client would have made.
+   * Cache reads answered by a key's *second* server, because its first was out (draining, down, just rejoined) or
+   * missed (restarted empty): the client's `hitsReplica`. Each one is a database query a plain client would have made.
    */
   replicaReads: number;
   /** Copies written to a server by read-repair (write-back of a second-replica hit) or by a rewarm. */
@@ -52,7 +52,6 @@ export class Metrics {
   #requests = 0;
   #reads = 0;
   #loads = 0;
-  #primaryOutReads = 0;
   readonly #rewarmed = new Map<string, number>();
   #last: Totals;
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -78,19 +77,10 @@ export class Metrics {
     this.#requests++;
   }
 
-  /**
-   * A read of the hot endpoint. When it did not load and the key's first server was not readable, the value came
-   * from its second server. (A first server that was up but empty is counted by the client, as `hitsReplica`.)
-   */
-  read(key: string, loaded: boolean): void {
+  /** A read of the hot endpoint, and whether it had to query the database. */
+  read(loaded: boolean): void {
     this.#reads++;
-    if (loaded) {
-      this.#loads++;
-      return;
-    }
-    const primary = this.#cache.replicasOf(key)[0];
-    const state = this.#cache.servers.find((s) => s.name === primary)?.state;
-    if (state !== undefined && state !== "up" && this.#cache.options.replicas > 1) this.#primaryOutReads++;
+    if (loaded) this.#loads++;
   }
 
   totals(): Totals {
@@ -107,7 +97,7 @@ export class Metrics {
       dbWrites: this.#db.queries.writes,
       reads: this.#reads,
       loads: this.#loads,
-      replicaReads: this.#primaryOutReads + stats.hitsReplica,
+      replicaReads: stats.hitsReplica,
       copies: stats.repairs + rewarmed,
     };
   }

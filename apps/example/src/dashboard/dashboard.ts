@@ -189,7 +189,7 @@ export function createDashboard(options: {
           "cache-control": "no-cache",
           connection: "keep-alive",
         });
-        send(res, "init", { history: metrics.history(300), marks, servers: await servers() });
+        send(res, "init", { history: metrics.history(120), marks, servers: await servers() });
         streams.add(res);
         req.on("close", () => streams.delete(res));
       },

@@ -45,7 +45,7 @@ export function dashboardPage(o: { backend: string; replicas: number }): string 
 <script src="/dashboard/uplot.js"></script>
 <script>
 ${CHART_SCRIPT}
-var WINDOW = 180;
+var WINDOW = 120; // seconds shown
 var data = { t: [], db: [], reads: [], hit: [] };
 var marks = [];
 var dbChart, hitChart;
