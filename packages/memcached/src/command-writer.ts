@@ -35,10 +35,22 @@ const SLAB_SIZE = 64 * 1024;
 const LINE_HEADROOM = 160;
 /** Values at least this large are written by reference (see above); smaller ones are cheaper to copy. */
 export const LARGE_VALUE = 8 * 1024;
-/** Strings up to this many UTF-16 units are copied by a JavaScript loop when they are ASCII; longer ones natively. */
-const SHORT_TEXT = 256;
 
 const MAX_U64 = 0xffffffffffffffffn;
+
+interface Utf8Writer {
+  utf8Write(text: string, offset: number, length: number): number;
+}
+
+/**
+ * Encodes `text` as UTF-8 at `offset`, at most `length` bytes; returns the bytes written. Node's own `utf8Write`
+ * (what `buf.write` calls once it has sorted out its arguments) when present: `buf.write` costs a third more for short
+ * strings.
+ */
+const utf8Write: (buf: Buffer, text: string, offset: number, length: number) => number =
+  typeof (Buffer.prototype as Partial<Utf8Writer>).utf8Write === "function"
+    ? (buf, text, offset, length) => (buf as unknown as Utf8Writer).utf8Write(text, offset, length)
+    : (buf, text, offset, length) => buf.write(text, offset, length, "utf8");
 
 /** Request flags for `mg`. */
 export const WANT_VALUE = 1;
@@ -210,48 +222,30 @@ export class CommandWriter {
     mode: SetMode | undefined,
     maxValueSize: number,
   ): void {
-    let size: number;
-    let ascii = false;
     if (typeof value === "string") {
-      // A short string is probably ASCII: assume its byte length is its length and check while copying below.
-      ascii = value.length <= SHORT_TEXT;
-      size = ascii ? value.length : Buffer.byteLength(value, "utf8");
-    } else if (value instanceof Uint8Array) size = value.length;
-    else throw new InvalidArgumentError("set: value must be a Uint8Array (or Buffer) or a string");
+      this.#setText(key, value, ttl, flags, cas, mode, maxValueSize);
+      return;
+    }
+    if (!(value instanceof Uint8Array)) {
+      throw new InvalidArgumentError("set: value must be a Uint8Array (or Buffer) or a string");
+    }
     checkSetOptions(ttl, flags, cas, mode);
+    const size = value.length;
     if (size > maxValueSize) throw new ValueTooLargeError(key, size, maxValueSize);
-    const byReference = size >= LARGE_VALUE && typeof value !== "string";
+    const byReference = size >= LARGE_VALUE;
     let p = this.#reserve(LINE_HEADROOM + keyRoom(key) + (byReference ? 2 : size + 2));
-    if (ascii) {
-      // The optimistic ASCII copy: on the first non-ASCII unit, undo and take the general path.
-      const written = this.#setLine(p, key, size, ttl, flags, cas, mode);
-      const text = value as string;
+    p = this.#setLine(p, key, size, ttl, flags, cas, mode);
+    if (byReference) {
+      this.#end = p;
+      this.#appendReference(value);
+      p = this.#reserve(2);
+    } else if (size < 64) {
       const buf = this.#buf;
-      for (let i = 0; i < size; i++) {
-        const c = text.charCodeAt(i);
-        if (c >= 0x80) {
-          // `#end` has not moved yet: what this call wrote past it is simply overwritten.
-          this.#setText(key, text, ttl, flags, cas, mode, maxValueSize);
-          return;
-        }
-        buf[written + i] = c;
-      }
-      p = written + size;
+      for (let i = 0; i < size; i++) buf[p + i] = value[i]!;
+      p += size;
     } else {
-      p = this.#setLine(p, key, size, ttl, flags, cas, mode);
-      if (typeof value === "string") p += this.#buf.write(value, p, size, "utf8");
-      else if (byReference) {
-        this.#end = p;
-        this.#appendReference(value);
-        p = this.#reserve(2);
-      } else if (size < 64) {
-        const buf = this.#buf;
-        for (let i = 0; i < size; i++) buf[p + i] = value[i]!;
-        p += size;
-      } else {
-        this.#buf.set(value, p);
-        p += size;
-      }
+      this.#buf.set(value, p);
+      p += size;
     }
     const buf = this.#buf;
     buf[p++] = 13;
@@ -259,7 +253,13 @@ export class CommandWriter {
     this.#end = p;
   }
 
-  /** `set` of a string whose UTF-8 length must be counted first (it is not ASCII). */
+  /**
+   * `set` of a string. Its UTF-8 length is only known once encoded, and the command line that precedes the data
+   * carries it: the string is encoded after room for the longest possible line, the line is written in front, and
+   * the data moved down to meet it. Measured for 100 characters: 110 ns, against 190 ns for `Buffer.from` and a copy
+   * (and no buffer for the garbage collector); counting the bytes first with `Buffer.byteLength` costs as much as the
+   * encoding.
+   */
   #setText(
     key: string,
     value: string,
@@ -269,15 +269,21 @@ export class CommandWriter {
     mode: SetMode | undefined,
     maxValueSize: number,
   ): void {
-    const size = Buffer.byteLength(value, "utf8");
-    if (size > maxValueSize) throw new ValueTooLargeError(key, size, maxValueSize);
-    let p = this.#reserve(LINE_HEADROOM + keyRoom(key) + size + 2);
-    p = this.#setLine(p, key, size, ttl, flags, cas, mode);
-    p += this.#buf.write(value, p, size, "utf8");
+    checkSetOptions(ttl, flags, cas, mode);
+    // Every UTF-16 unit takes at most 3 bytes of UTF-8.
+    const most = value.length * 3;
+    const lineRoom = LINE_HEADROOM + keyRoom(key);
+    const p = this.#reserve(lineRoom + most + 2);
     const buf = this.#buf;
-    buf[p++] = 13;
-    buf[p++] = 10;
-    this.#end = p;
+    const data = p + lineRoom;
+    const size = utf8Write(buf, value, data, most);
+    if (size > maxValueSize) throw new ValueTooLargeError(key, size, maxValueSize);
+    let q = this.#setLine(p, key, size, ttl, flags, cas, mode);
+    if (q < data) buf.copyWithin(q, data, data + size);
+    q += size;
+    buf[q++] = 13;
+    buf[q++] = 10;
+    this.#end = q;
   }
 
   /** The `ms` command line at `p` (room reserved by the caller); returns the position after its `\r\n`. */
@@ -474,6 +480,35 @@ function writeUint(buf: Buffer, p: number, n: number): number {
   if (n < 10) {
     buf[p] = 48 + n;
     return p + 1;
+  }
+  if (n <= 0xffffffff) {
+    // Sizes, TTLs and flags: integer arithmetic, digits counted by comparison (the item flags take 10 digits).
+    let v = n >>> 0;
+    const digits =
+      v < 100
+        ? 2
+        : v < 1_000
+          ? 3
+          : v < 10_000
+            ? 4
+            : v < 100_000
+              ? 5
+              : v < 1_000_000
+                ? 6
+                : v < 10_000_000
+                  ? 7
+                  : v < 100_000_000
+                    ? 8
+                    : v < 1_000_000_000
+                      ? 9
+                      : 10;
+    let q = p + digits;
+    while (q > p) {
+      const next = (v / 10) >>> 0;
+      buf[--q] = 48 + v - next * 10;
+      v = next;
+    }
+    return p + digits;
   }
   let digits = 1;
   for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
