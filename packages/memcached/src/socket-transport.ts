@@ -62,6 +62,12 @@ import {
  * See `SocketTransportOptions` for the knobs; every method rejects only with `McpairError` subclasses.
  */
 export class SocketTransport implements Transport {
+  /**
+   * `set` also takes a string value and encodes it as UTF-8 straight into the write buffer (see `set`). An engine
+   * that sees this may hand short strings over as they are instead of encoding them into a `Uint8Array` first.
+   * @default true
+   */
+  readonly acceptsStringValues = true as const;
   readonly address: string;
   readonly maxValueSize: number;
   readonly #options: ResolvedOptions;

@@ -240,6 +240,7 @@ describe("string values", () => {
       "é".repeat(40_000),
       "y".repeat(100_000),
     ];
+    expect(t.acceptsStringValues).toBe(true);
     const keys = strings.map((_, i) => key(`str-${i}`));
     // One turn: short and long, ASCII and not, interleaved in one write.
     const stored = await Promise.all(keys.map((k, i) => t.set(k, strings[i]!, { ttl: 60, flags: 7 })));
