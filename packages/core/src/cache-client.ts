@@ -171,3 +171,33 @@ export function createGetManyResult<T>(): GetManyResult<T> {
   Object.defineProperty(map, "unavailable", { value: [], enumerable: false });
   return map as GetManyResult<T>;
 }
+
+const CLIENT_METHODS = [
+  "get",
+  "getMany",
+  "set",
+  "setMany",
+  "add",
+  "delete",
+  "deleteMany",
+  "fetch",
+  "fetchMany",
+  "invalidate",
+  "incr",
+  "decr",
+  "touch",
+  "namespace",
+  "invalidateTags",
+  "snapshot",
+  "close",
+] as const satisfies ReadonlyArray<keyof CacheClient>;
+
+/**
+ * Whether `value` is a {@link CacheClient}, checked by shape (every method present), not by class: wrappers, fakes
+ * and clients from another loaded copy of `@mcpair/core` qualify. Integrations use it to tell a client from options.
+ */
+export function isCacheClient(value: unknown): value is CacheClient {
+  if (value === null || typeof value !== "object") return false;
+  const record = value as Record<string, unknown>;
+  return CLIENT_METHODS.every((name) => typeof record[name] === "function");
+}

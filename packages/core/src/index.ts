@@ -14,6 +14,7 @@ export type {
   ScopeSnapshot,
   WriteOptions,
 } from "./cache-client.js";
+export { isCacheClient } from "./cache-client.js";
 
 export type { Codec, CodecOptions, EncodedValue } from "./codec.js";
 export { createDefaultCodec, FLAGS } from "./codec.js";

@@ -512,7 +512,14 @@ abstract class Scope {
   // ─── writes ─────────────────────────────────────────────────────────────────────────────────────────────────────
 
   async set(key: string, value: unknown, options?: WriteOptions): Promise<void> {
-    await this.setMany([[key, value]], options);
+    try {
+      await this.setMany([[key, value]], options);
+    } catch (error) {
+      // One entry: its own error (a value too large) says more than the batch's.
+      const cause = error instanceof ReplicationError ? error.failures[0]?.error : undefined;
+      if (cause instanceof ValueTooLargeError) throw cause;
+      throw error;
+    }
   }
 
   async setMany(entries: Iterable<readonly [string, unknown]>, options?: WriteOptions): Promise<boolean[]> {
@@ -552,7 +559,7 @@ abstract class Scope {
             : [],
       );
       throw new ReplicationError(
-        `setMany: ${failed.length} of ${list.length} writes were not acknowledged as the write policy requires`,
+        `setMany: ${failed.length} of ${list.length} writes failed (first: ${describe(failures[0]?.error)})`,
         failures,
         [],
         { keys: failed, results: results.map((r) => r === true) },
@@ -890,4 +897,8 @@ function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<
       },
     );
   });
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

@@ -1,7 +1,8 @@
 import type { CacheClient } from "@mcpair/core";
+import { isCacheClient } from "@mcpair/core";
 import { Keyv, type KeyvOptions } from "keyv";
 import { KeyvMcpair } from "./keyv-mcpair.js";
-import { isCacheClient, type KeyvMcpairOptions } from "./options.js";
+import type { KeyvMcpairOptions } from "./options.js";
 
 /**
  * A `Keyv` over a {@link KeyvMcpair} store, built with the `keyv` package your application has installed (a peer

@@ -1,4 +1,4 @@
-import { type CacheClient, InvalidArgumentError } from "@mcpair/core";
+import { type CacheClient, InvalidArgumentError, isCacheClient } from "@mcpair/core";
 import { type ClientOptions, createClient } from "@mcpair/memcached";
 
 /** The Keyv storage contract a store serves: 5 (relative TTLs, Keyv prefixes keys) or 6 (absolute expiries). */
@@ -39,15 +39,6 @@ export interface ResolvedStoreOptions {
   readonly owned: boolean;
   readonly namespace: string | undefined;
   readonly contract: "auto" | KeyvContract;
-}
-
-const CLIENT_METHODS = ["get", "getMany", "set", "setMany", "delete", "deleteMany", "namespace"] as const;
-
-/** Duck-typed: the store accepts any `CacheClient` (a `PairClient`, a namespace client, a wrapper or a fake). */
-export function isCacheClient(value: unknown): value is CacheClient {
-  if (value === null || typeof value !== "object") return false;
-  const record = value as Record<string, unknown>;
-  return CLIENT_METHODS.every((name) => typeof record[name] === "function");
 }
 
 /** Validates a namespace given by the options or by Keyv. */

@@ -51,6 +51,7 @@ export {
   InvalidArgumentError,
   InvalidKeyError,
   InvalidTtlError,
+  isCacheClient,
   McpairError,
   MemoryTransport,
   PairClient,

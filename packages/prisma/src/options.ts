@@ -1,4 +1,4 @@
-import { type CacheClient, InvalidArgumentError } from "@mcpair/core";
+import { type CacheClient, InvalidArgumentError, isCacheClient } from "@mcpair/core";
 import type { ClientOptions } from "@mcpair/memcached";
 import { DEFAULTS } from "./defaults.js";
 
@@ -150,23 +150,6 @@ export interface ResolvedPolicy {
   swr: number;
   tags: readonly string[];
   key: string | undefined;
-}
-
-const CLIENT_METHODS = [
-  "fetch",
-  "add",
-  "invalidate",
-  "deleteMany",
-  "namespace",
-  "invalidateTags",
-  "close",
-] as const;
-
-/** Whether `value` looks like a `CacheClient` (checked by shape: wrappers and other copies of core qualify). */
-export function isCacheClient(value: unknown): value is CacheClient {
-  if (value === null || typeof value !== "object") return false;
-  const v = value as Record<string, unknown>;
-  return CLIENT_METHODS.every((m) => typeof v[m] === "function");
 }
 
 function defaultOnError(error: unknown, context: CacheErrorContext): void {

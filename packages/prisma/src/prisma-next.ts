@@ -1,7 +1,6 @@
-import { type CacheClient, InvalidArgumentError, type NamespaceClient } from "@mcpair/core";
+import { type CacheClient, InvalidArgumentError, isCacheClient, type NamespaceClient } from "@mcpair/core";
 import type { ClientOptions } from "@mcpair/memcached";
 import { createClient } from "@mcpair/memcached";
-import { isCacheClient } from "./options.js";
 import { deserializeResult, serializeResult } from "./serialize.js";
 
 /**

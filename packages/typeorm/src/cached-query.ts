@@ -1,6 +1,5 @@
-import { type CacheClient, type FetchOptions, InvalidArgumentError } from "@mcpair/core";
+import { type CacheClient, type FetchOptions, InvalidArgumentError, isCacheClient } from "@mcpair/core";
 import type { DataSource } from "typeorm";
-import { isCacheClient } from "./options.js";
 import { isMcpairQueryResultCache } from "./query-result-cache.js";
 import { tableList, tableTag } from "./table-tags.js";
 

@@ -1,4 +1,4 @@
-import { type CacheClient, InvalidArgumentError } from "@mcpair/core";
+import { type CacheClient, InvalidArgumentError, isCacheClient } from "@mcpair/core";
 import type { ClientOptions } from "@mcpair/memcached";
 
 /** Options of {@link McpairQueryResultCache} and {@link mcpairTypeormCache}. */
@@ -34,24 +34,6 @@ export interface ResolvedCacheOptions {
   clientOptions: ClientOptions | undefined;
   invalidateOnWrite: boolean;
   namespace: string | undefined;
-}
-
-const CLIENT_METHODS = [
-  "get",
-  "set",
-  "deleteMany",
-  "fetch",
-  "namespace",
-  "invalidateTags",
-  "snapshot",
-  "close",
-] as const;
-
-/** Whether `value` looks like a `CacheClient` (checked by shape: wrappers and other copies of core qualify). */
-export function isCacheClient(value: unknown): value is CacheClient {
-  if (value === null || typeof value !== "object") return false;
-  const v = value as Record<string, unknown>;
-  return CLIENT_METHODS.every((m) => typeof v[m] === "function");
 }
 
 /** Validates the options; throws `InvalidArgumentError` naming the option at fault. */
