@@ -240,6 +240,11 @@ export function formatWorkload(report: WorkloadReport): string {
     `fastest peer: one server ${peerOne ? clientLabel(peerOne.client) : "-"}; three servers ${peerThree ? clientLabel(peerThree.client) : "-"}` +
       (multi ? "; one op = one multi-get of 100 keys" : ""),
   );
+  if (rows.some((r) => r.client === "memcache-client")) {
+    out.push(
+      "memcache-client has no three-server row: its server list is for failover (every key goes to the first server that answers), not sharding",
+    );
+  }
   const cost = replicationCost(report);
   if (cost) {
     out.push(
