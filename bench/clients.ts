@@ -48,7 +48,8 @@ async function build(id: ClientId, servers: Servers): Promise<BenchClient> {
       return mcpair(createClient({ servers: list, replicas: spec.replicas, timeout: TIMEOUT_MS }));
     }
     case "memcache-client":
-      if (list.length !== 1) throw new Error("memcache-client's server list is for failover, not sharding");
+      if (list.length !== 1)
+        throw new Error("memcache-client's server list is for redundant servers, not sharding");
       return memcacheClient(list[0]!);
     case "memjs":
       return memjsClient(list);

@@ -7,8 +7,9 @@
  *   one server     mcpair replicas:1  | memcache-client, memjs, memcached (3rd-Eden), memcache (jaredwray)
  *   three servers  mcpair replicas:1, mcpair replicas:2 | memjs, memcached, memcache (each shards keys over the three)
  *
- * memcache-client has no three-server row: its server list is for failover (it sends every key to the first server
- * that answers), so on three servers it would measure one server under another name.
+ * memcache-client has no three-server row: its server list is for redundant servers (memcache-client 1.0.5's
+ * `RedundantServers._getNode` sends each command to a random live server; keys are not routed), so on three servers a
+ * get would mostly miss what a set wrote elsewhere. It is compared on one server, and through the latency proxy.
  */
 
 export const LIBRARIES = ["mcpair", "memcache-client", "memjs", "memcached", "memcache"] as const;

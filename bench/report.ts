@@ -242,7 +242,7 @@ export function formatWorkload(report: WorkloadReport): string {
   );
   if (rows.some((r) => r.client === "memcache-client")) {
     out.push(
-      "memcache-client has no three-server row: its server list is for failover (every key goes to the first server that answers), not sharding",
+      "memcache-client has no three-server row: its server list is for redundant servers (each command goes to a random live server, keys are not routed), not sharding",
     );
   }
   const cost = replicationCost(report);
