@@ -44,7 +44,11 @@ async function build(id: ClientId, servers: Servers): Promise<BenchClient> {
   const list = spec.servers === 1 ? [servers.one] : servers.three;
   switch (spec.library) {
     case "mcpair": {
-      const { createClient } = await import("@mcpair/memcached");
+      // MCPAIR_BENCH_MEMCACHED: another build of @mcpair/memcached (a path to its dist/index.js), to compare two builds
+      // of the transport in the same run of the harness (see index.ts).
+      const { createClient } = (await import(
+        process.env.MCPAIR_BENCH_MEMCACHED ?? "@mcpair/memcached"
+      )) as typeof import("@mcpair/memcached");
       return mcpair(createClient({ servers: list, replicas: spec.replicas, timeout: TIMEOUT_MS }));
     }
     case "memcache-client":

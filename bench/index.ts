@@ -13,6 +13,7 @@
  * over a link with 0.5 ms of added round trip (bench/latency-proxy.c); `storm` is the hot-key storm.
  *
  * Environment: MCPAIR_BENCH_SECONDS (2, measured seconds per run, after MCPAIR_BENCH_WARMUP_SECONDS, 0.5),
+ * MCPAIR_BENCH_MEMCACHED (a path to another build's dist/index.js of @mcpair/memcached, for before/after profiles),
  * MCPAIR_BENCH_ROUNDS (2: rounds per step, the order of the clients reversed every other round so machine load hits
  * them alike; each client's best round is kept), MCPAIR_BENCH_RTT_MS (0.5), MCPAIR_BENCH_STORM_SECONDS (10).
  * Results go to bench-results/ as JSON and as an SVG chart.
@@ -149,7 +150,7 @@ const USAGE = [
   "  --profile[=ids]    after each workload step, profile one extra child of these mcpair clients (default mcpair-r2x3)",
   "  --naive <id>       peer used for the naive storm (default: fastest one-server W0/W1 peer, else the last run's)",
   "env: MCPAIR_BENCH_SECONDS (2), MCPAIR_BENCH_WARMUP_SECONDS (0.5), MCPAIR_BENCH_ROUNDS (2),",
-  "     MCPAIR_BENCH_RTT_MS (0.5), MCPAIR_BENCH_STORM_SECONDS (10)",
+  "     MCPAIR_BENCH_RTT_MS (0.5), MCPAIR_BENCH_STORM_SECONDS (10), MCPAIR_BENCH_MEMCACHED (another build's dist/index.js)",
 ].join("\n");
 
 /** Parses the command line and environment; returns undefined after printing the help. */
@@ -655,6 +656,7 @@ async function main(): Promise<number> {
     `mcpair bench: node ${process.version}, ${cpus()[0]?.model ?? "cpu"}; ${loadBefore}; git ${git}`,
   );
   console.log(`steps: ${steps.join(", ")}; clients: ${clients.join(", ")}`);
+  if (process.env.MCPAIR_BENCH_MEMCACHED) console.log(`mcpair build: ${process.env.MCPAIR_BENCH_MEMCACHED}`);
 
   // One memcached for the one-server rows, three for the three-server rows; one worker thread each. 256 MB holds
   // W3's 10k × 16 KB values without evictions.
@@ -756,7 +758,16 @@ async function main(): Promise<number> {
     git,
     memcached: version,
     peers: peerVersions,
-    settings: { warmupMs, measureMs, stormMs, rounds, rttMs, steps, clients },
+    settings: {
+      warmupMs,
+      measureMs,
+      stormMs,
+      rounds,
+      rttMs,
+      steps,
+      clients,
+      mcpairBuild: process.env.MCPAIR_BENCH_MEMCACHED ?? "packages/memcached/dist",
+    },
     rssFloorMb: Number(floorMb.toFixed(1)),
     latencySkipped,
     workloads: Object.fromEntries(
