@@ -129,6 +129,33 @@ export class SocketTransport implements Transport {
     return chosen;
   }
 
+  /** The timeout of a request: the caller's, checked, or the transport's. Throws `AbortError` if already aborted. */
+  #timeoutOf(options: RequestOptions | undefined): number {
+    if (options === undefined) return this.#options.timeout;
+    if (options.signal?.aborted) throw new AbortError();
+    return options.timeout === undefined ? this.#options.timeout : requestTimeout(options.timeout, 0);
+  }
+
+  /** Queues the request whose bytes were just encoded at `offset` on `conn`. */
+  #enqueue<T>(
+    conn: Connection,
+    kind: number,
+    want: number,
+    offset: number,
+    timeout: number,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const req = new PendingRequest(
+      kind,
+      want,
+      conn.now() + timeout,
+      timeout,
+      timeout !== this.#options.timeout,
+    );
+    return conn.commit<T>(req, offset, signal);
+  }
+
+  /** The rarer requests. `get`, `set` and `delete` encode inline instead: no closure per call on the hot path. */
   #request<T>(
     kind: number,
     want: number,
@@ -136,54 +163,29 @@ export class SocketTransport implements Transport {
     encode: (conn: Connection) => void,
   ): Promise<T> {
     try {
-      const signal = options?.signal;
-      if (signal?.aborted) throw new AbortError();
-      const timeout =
-        options?.timeout === undefined ? this.#options.timeout : requestTimeout(options.timeout, 0);
+      const timeout = this.#timeoutOf(options);
       const conn = this.#acquire();
       const offset = conn.queue.writer.size;
       encode(conn);
-      const req = new PendingRequest(
-        kind,
-        want,
-        conn.now() + timeout,
-        timeout,
-        timeout !== this.#options.timeout,
-      );
-      return conn.commit<T>(req, offset, signal);
+      return this.#enqueue<T>(conn, kind, want, offset, timeout, options?.signal);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   get(key: string, options?: TransportGetOptions): Promise<TransportItem | null> {
-    // Hot path: written out rather than through #request to avoid a closure per call.
     try {
+      const timeout = this.#timeoutOf(options);
       let want = WANT_VALUE;
-      let timeout = this.#options.timeout;
-      let signal: AbortSignal | undefined;
-      let lease: number | undefined;
       if (options !== undefined) {
-        signal = options.signal;
-        if (signal?.aborted) throw new AbortError();
-        if (options.timeout !== undefined) timeout = requestTimeout(options.timeout, 0);
         if (options.value === false) want = 0;
         if (options.cas === true) want |= WANT_CAS;
         if (options.ttl === true) want |= WANT_TTL;
-        lease = options.lease;
       }
       const conn = this.#acquire();
-      const writer = conn.queue.writer;
-      const offset = writer.size;
-      writer.get(key, want, lease);
-      const req = new PendingRequest(
-        KIND_GET,
-        want,
-        conn.now() + timeout,
-        timeout,
-        timeout !== this.#options.timeout,
-      );
-      return conn.commit<TransportItem | null>(req, offset, signal);
+      const offset = conn.queue.writer.size;
+      conn.queue.writer.get(key, want, options?.lease);
+      return this.#enqueue(conn, KIND_GET, want, offset, timeout, options?.signal);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -202,31 +204,27 @@ export class SocketTransport implements Transport {
     try {
       if (options === undefined || options === null)
         throw new InvalidArgumentError("set: options with a ttl are required");
-      const signal = options.signal;
-      if (signal?.aborted) throw new AbortError();
-      const timeout =
-        options.timeout === undefined ? this.#options.timeout : requestTimeout(options.timeout, 0);
+      const timeout = this.#timeoutOf(options);
       const conn = this.#acquire();
       const writer = conn.queue.writer;
       const offset = writer.size;
       writer.set(key, value, options.ttl, options.flags, options.cas, options.mode, this.maxValueSize);
-      const req = new PendingRequest(
-        KIND_SET,
-        0,
-        conn.now() + timeout,
-        timeout,
-        timeout !== this.#options.timeout,
-      );
-      return conn.commit<StoreResult>(req, offset, signal);
+      return this.#enqueue(conn, KIND_SET, 0, offset, timeout, options.signal);
     } catch (err) {
       return Promise.reject(err);
     }
   }
 
   delete(key: string, options?: TransportDeleteOptions): Promise<DeleteResult> {
-    return this.#request(KIND_DELETE, 0, options, (c) =>
-      c.queue.writer.delete(key, options?.cas, options?.invalidate),
-    );
+    try {
+      const timeout = this.#timeoutOf(options);
+      const conn = this.#acquire();
+      const offset = conn.queue.writer.size;
+      conn.queue.writer.delete(key, options?.cas, options?.invalidate);
+      return this.#enqueue(conn, KIND_DELETE, 0, offset, timeout, options?.signal);
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   arithmetic(key: string, options?: TransportArithmeticOptions): Promise<TransportArithmeticResult | null> {
