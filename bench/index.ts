@@ -2,7 +2,7 @@
  * `npm run bench`: mcpair against the memcached clients people use today, each mcpair mode against peers on the same
  * servers (issue 14; the storm is issue 4's).
  *
- *   npm run bench                                      # everything (about 6 minutes)
+ *   npm run bench                                      # everything (about 5½ minutes on 2 cores)
  *   npm run bench -- --only w0,w1                      # some steps: w0, w1, w2, w3, lat, storm
  *   npm run bench -- --clients mcpair-r1x3,mcpair-r2x3 # some clients (see config.ts)
  *   npm run bench -- --only w1 --profile               # also profile one extra mcpair replicas:2 child per step
