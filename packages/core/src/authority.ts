@@ -1,15 +1,27 @@
 /**
  * Operations with one authoritative copy: `add`, `replace`, `append`, `prepend` and `cas` are decided by one replica
- * (the first readable one, or for `cas` the one the token came from); when it accepts, the other replicas are
- * brought in line.
+ * (the first readable one; for `cas`, the one the token came from), then the resulting item is written to the other
+ * replicas: "run on the authority, then copy" (`copyResult`), the same for every such operation and for counters.
+ *
+ * The copy is the authority's *result*, written with a plain store before the call resolves, like a `set` of that
+ * result: a write or delete concurrent with the operation may leave either value on a replica, as with two concurrent
+ * `set`s, and nothing older than the result survives on a replica that acknowledged. It carries the authority's
+ * remaining lifetime, never the call's (a counter copy with a fresh TTL would outlive the original: a fixed-window
+ * rate-limit counter would never reset while traffic continues, trap 12). The result is never an edit applied again
+ * on each replica: an append applied to a replica holding a lease placeholder would leave just the appended bytes.
+ *
+ * Placeholders are not values (trap 11): memcached lets append, prepend and replace modify a lease placeholder
+ * (`ms k 1 MA` on one answers `HD`), so these operations first read the item's CAS and store only with it
+ * (`C<cas>`): a placeholder, a stale marker, a tombstone or a miss is "absent".
  */
 import type { Cluster } from "./cluster.js";
 import type { EncodedValue } from "./codec.js";
-import { InvalidArgumentError } from "./errors.js";
+import { isPlaceholder, isTombstone } from "./copy.js";
+import { InvalidArgumentError, McpairError } from "./errors.js";
 import { onEach } from "./fan-out.js";
-import { isPlaceholder } from "./read-repair.js";
 import type { ServerNode } from "./server-node.js";
-import type { SetMode } from "./transport.js";
+import type { SetMode, TransportItem } from "./transport.js";
+import { copyTtl } from "./ttl.js";
 
 /** Opaque token from `PairClient.gets`: which replica's CAS value it is. */
 export interface CasToken {
@@ -17,7 +29,13 @@ export interface CasToken {
   readonly cas: bigint;
 }
 
-/** Runs a conditional store on the authority; when it succeeds, brings the other replicas in line. */
+/** A read-modify-write retried this often when other writers keep changing the item between our read and store. */
+const MAX_ATTEMPTS = 8;
+
+/**
+ * Runs `add`/`replace`/`append`/`prepend` on the authority; when it accepts, copies the result to the others.
+ * Resolves whether the authority accepted.
+ */
 export async function authoritativeStore(
   c: Cluster,
   auth: ServerNode,
@@ -27,16 +45,22 @@ export async function authoritativeStore(
   ttl: number,
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
-  const list = c.replicas(k);
-  let result: string;
+  let result: { value: Uint8Array; flags: number; ttl: number } | undefined;
   try {
-    result = await auth.transport.set(k, enc.bytes, { mode, ttl, flags: enc.flags, signal });
-    if (result === "not_stored" && mode === "add") {
-      // A lease placeholder or a stale marker is not a value: `add` wins over it (the lease holder's CAS-guarded
-      // store then fails, which is what a lease is for).
-      const current = await auth.transport.get(k, { cas: true, ttl: true, value: false, signal });
-      if (current !== null && (isPlaceholder(current) || current.stale)) {
-        result = await auth.transport.set(k, enc.bytes, { ttl, flags: enc.flags, cas: current.cas, signal });
+    if (mode === "add") {
+      if (await addOn(auth, k, enc, ttl, signal)) result = { value: enc.bytes, flags: enc.flags, ttl };
+    } else if (await editOn(auth, mode, k, enc, ttl, signal)) {
+      if (mode === "replace") result = { value: enc.bytes, flags: enc.flags, ttl };
+      else {
+        // append/prepend: the joined value is the authority's; read it (with its remaining lifetime) to copy it.
+        const item = await auth.transport.get(k, { cas: true, ttl: true, signal });
+        const t = item === null ? undefined : copyTtl(item.ttl, c.options.maxTtl);
+        if (item !== null && t !== undefined && !isPlaceholder(item) && !isTombstone(item) && !item.stale) {
+          result = { value: item.value, flags: item.flags, ttl: t };
+        } else result = undefined;
+        auth.succeeded();
+        await copyResult(c, k, auth, result);
+        return true;
       }
     }
     auth.succeeded();
@@ -45,18 +69,84 @@ export async function authoritativeStore(
     auth.hint(k);
     throw error;
   }
-  if (result !== "stored") return false;
-  // The authority accepted: bring the others in line. add/replace copy the value (whatever the others held is now
-  // older); append/prepend apply the same edit (a replica without the item stays without it).
-  const others = list.filter((i) => i !== auth.index);
-  const copyMode: SetMode = mode === "append" || mode === "prepend" ? mode : "set";
-  await onEach(c, k, others, (t) => t.set(k, enc.bytes, { mode: copyMode, ttl, flags: enc.flags }));
+  if (result === undefined) return false;
+  await copyResult(c, k, auth, result);
   return true;
+}
+
+/** `add`: a lease placeholder, a stale marker or a tombstone is not a value, so `add` wins over it (CAS-guarded). */
+async function addOn(
+  auth: ServerNode,
+  k: string,
+  enc: EncodedValue,
+  ttl: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const result = await auth.transport.set(k, enc.bytes, { mode: "add", ttl, flags: enc.flags, signal });
+  if (result === "stored") return true;
+  if (result !== "not_stored") return false;
+  // The lease holder's CAS-guarded store then fails, which is what a lease is for.
+  const current = await auth.transport.get(k, { cas: true, ttl: true, value: false, signal });
+  if (current === null || !(isPlaceholderMeta(current) || current.stale || isTombstone(current)))
+    return false;
+  return (
+    (await auth.transport.set(k, enc.bytes, { ttl, flags: enc.flags, cas: current.cas, signal })) === "stored"
+  );
+}
+
+/** `replace`/`append`/`prepend`, stored only with the CAS of a real item (never into a placeholder). */
+async function editOn(
+  auth: ServerNode,
+  mode: SetMode,
+  k: string,
+  enc: EncodedValue,
+  ttl: number,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await currentItem(auth, k, signal);
+    if (current === undefined) return false;
+    const result = await auth.transport.set(k, enc.bytes, {
+      mode,
+      ttl,
+      flags: enc.flags,
+      cas: current.cas,
+      signal,
+    });
+    if (result === "stored") return true;
+    // `exists`: another write changed the item since our read; read again. `not_found`/`not_stored`: it is gone.
+    if (result !== "exists") return false;
+  }
+  throw new McpairError(
+    `${mode} of key ${JSON.stringify(k.slice(0, 64))}: the item changed under ${MAX_ATTEMPTS} attempts in a row`,
+    { code: "ERR_MCPAIR_CONTENTION", server: auth.name },
+  );
+}
+
+/** The authority's real item (its CAS), or undefined for a miss, a placeholder, a stale marker or a tombstone. */
+async function currentItem(
+  auth: ServerNode,
+  k: string,
+  signal: AbortSignal | undefined,
+): Promise<TransportItem | undefined> {
+  const meta = await auth.transport.get(k, { cas: true, value: false, signal });
+  if (meta === null || meta.stale || isTombstone(meta)) return undefined;
+  if (meta.flags !== 0) return meta;
+  // Flags 0: a placeholder, or a raw item (a counter) whose bytes tell it apart. Rare: read the value once.
+  const full = await auth.transport.get(k, { cas: true, signal });
+  return full === null || full.stale || isPlaceholder(full) ? undefined : full;
+}
+
+/** A placeholder as seen without its value: flags 0, not stale, its token handed out (to us `W`, else `Z`). */
+function isPlaceholderMeta(item: TransportItem): boolean {
+  return item.flags === 0 && !item.stale && (item.win || item.lost);
 }
 
 /**
  * Stores `enc` only if the item is unchanged since `token` was read. CAS is checked on the replica the token came
- * from; when it succeeds, the other replicas get a plain copy. Resolves false when the item changed or vanished.
+ * from, and only while this client may read the key there: a replica it knows missed a write of the key (hinted) or
+ * that is not readable at all can hold an old item whose CAS still matches, so the call resolves false (the item did
+ * change) and the caller reads again. Then the result is copied to the other replicas.
  */
 export async function casStore(
   c: Cluster,
@@ -73,6 +163,7 @@ export async function casStore(
   if (!node)
     throw new InvalidArgumentError(`cas: token names unknown server ${JSON.stringify(token.server)}`);
   if (!node.reachable) throw node.unavailable();
+  if (!node.readable(k)) return false;
   let result: string;
   try {
     result = await c.call(
@@ -84,7 +175,26 @@ export async function casStore(
     throw error;
   }
   if (result !== "stored") return false;
-  const others = c.replicas(k).filter((i) => i !== node.index);
-  await onEach(c, k, others, (t) => t.set(k, enc.bytes, { ttl, flags: enc.flags }));
+  await copyResult(c, k, node, { value: enc.bytes, flags: enc.flags, ttl });
   return true;
+}
+
+/**
+ * Writes the authority's result to the other replicas (plain stores, awaited; a replica that fails is hinted).
+ * `undefined`: the result is no longer there to copy (expired, deleted meanwhile): the others' older copies are
+ * deleted instead.
+ */
+export async function copyResult(
+  c: Cluster,
+  k: string,
+  auth: ServerNode,
+  result: { value: Uint8Array; flags: number; ttl: number } | undefined,
+): Promise<void> {
+  const others = c.replicas(k).filter((i) => i !== auth.index);
+  if (others.length === 0) return;
+  if (result === undefined) {
+    await onEach(c, k, others, (t) => t.delete(k));
+    return;
+  }
+  await onEach(c, k, others, (t) => t.set(k, result.value, { ttl: result.ttl, flags: result.flags }));
 }

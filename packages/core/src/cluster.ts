@@ -1,8 +1,8 @@
 import { createEngineCounters, type EngineCounters } from "./client-stats.js";
-import type { EncodedValue } from "./codec.js";
+import { type EncodedValue, FLAGS } from "./codec.js";
+import type { CopyContext, RepairOutcome } from "./copy.js";
 import { InvalidArgumentError, ServerUnavailableError, ValueTooLargeError } from "./errors.js";
 import { type PairClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import type { RepairContext, RepairOutcome } from "./read-repair.js";
 import type { ReadThroughCounters } from "./read-through.js";
 import { createRing, type Ring } from "./ring.js";
 import { ServerNode, type ServerNodeHooks } from "./server-node.js";
@@ -39,7 +39,7 @@ export class Cluster {
     fetchTimeouts: 0,
     uncachedLoads: 0,
   };
-  readonly repairCtx: RepairContext;
+  readonly repairCtx: CopyContext;
   /** Read-repairs in flight (bounded by `maxPendingRepairs` in background mode). */
   readonly pendingRepairs = new Set<Promise<void>>();
   /** Other background work (`fetch` refreshes, copies) that `close()` waits for. */
@@ -127,8 +127,11 @@ export class Cluster {
 
   encode(k: string, value: unknown): EncodedValue {
     const enc = this.options.codec.encode(value);
-    if (enc.flags === 0)
-      throw new InvalidArgumentError("codec returned flags 0, which mcpair reserves for lease placeholders");
+    if (enc.flags === 0 || enc.flags === FLAGS.tombstone) {
+      throw new InvalidArgumentError(
+        `codec returned flags ${enc.flags}, which mcpair reserves (0: lease placeholders; ${FLAGS.tombstone}: tombstones)`,
+      );
+    }
     if (enc.bytes.length > this.maxValueSize)
       throw new ValueTooLargeError(k, enc.bytes.length, this.maxValueSize);
     return enc;

@@ -29,6 +29,11 @@ export const FLAGS = {
    * flags (see `scope.ts`). The engine checks the generations before the codec ever sees the inner value.
    */
   envelope: 0x4d50_0004,
+  /**
+   * A delete's tombstone: an empty item that stands for "deleted" on a replica for a few seconds, so that no copy
+   * fills the key there meanwhile (see `deletes.ts`). Reserved: a custom codec must not use it (nor 0).
+   */
+  tombstone: 0x4d50_0005,
   /** OR-ed in when the payload is raw-deflate compressed. */
   compressed: 0x0000_0100,
 } as const;

@@ -17,16 +17,17 @@ export const SKIPPED: Outcome = Object.freeze({ ok: false, skipped: true });
 const noop = () => undefined;
 
 /**
- * Runs `op` on the replicas `list` in parallel; replicas that are down or fail get a hint for `k`. Every request is
- * issued before the first await (so they share one pipelined write per server), then awaited in order: cheaper on
- * the hot path than `Promise.all` with two closures per replica.
+ * Runs `op` on the replicas `list` in parallel; replicas that are down or fail get a hint for `k` (`"cascade"`: a
+ * delete's first round, see `deletes.ts`). Every request is issued before the first await (so they share one
+ * pipelined write per server), then awaited in order: cheaper on the hot path than `Promise.all` with two closures
+ * per replica.
  */
 export async function onEach(
   c: Cluster,
   k: string,
   list: readonly number[],
   op: (t: Transport) => Promise<unknown>,
-  hintOnFailure = true,
+  hint: "plain" | "cascade" | false = "plain",
 ): Promise<Outcome[]> {
   const n = list.length;
   const pending: Array<Promise<unknown> | undefined> = new Array(n);
@@ -51,8 +52,8 @@ export async function onEach(
         outcomes[j] = { ok: false, error };
       }
     }
-    if (hintOnFailure && !outcomes[j]!.ok) {
-      node.hint(k);
+    if (hint !== false && !outcomes[j]!.ok) {
+      node.hint(k, hint === "cascade");
       c.stats.hintsRecorded++;
     }
   }

@@ -7,10 +7,16 @@
  *
  * While a key is hinted, the server is not read for that key; when the log overflows `limit`, the server is not read
  * at all until it has been flushed (its data is replicated, so refilling it costs partner reads, not database loads).
+ *
+ * A hint may also carry the *cascade* mark (`deletes.ts`): the key's delete was not confirmed on this server in its
+ * first round, so the delete's order argument does not hold until it is; once the replay here is acknowledged, the
+ * key is deleted again on the other replicas. Cascade marks are lost with an overflow (the flush empties this server,
+ * but copies made from it before then may survive on the others) and, like every hint, when the process exits.
  */
 export class HintLog {
   readonly limit: number;
   #keys = new Set<string>();
+  #cascade = new Set<string>();
   #overflowed = false;
 
   constructor(limit: number) {
@@ -32,16 +38,21 @@ export class HintLog {
     return this.#overflowed || (this.#keys.size > 0 && this.#keys.has(key));
   }
 
-  /** Records a failed write/delete of `key`. Returns true when this call made the log overflow. */
-  add(key: string): boolean {
+  /**
+   * Records a failed write/delete of `key` (with `cascade`: a delete whose first round did not reach this server).
+   * Returns true when this call made the log overflow.
+   */
+  add(key: string, cascade = false): boolean {
     if (this.#overflowed) return false;
     if (this.#keys.size >= this.limit && !this.#keys.has(key)) {
       // Keys alone no longer describe what the server missed: drop them and require a flush.
       this.#keys.clear();
+      this.#cascade.clear();
       this.#overflowed = true;
       return true;
     }
     this.#keys.add(key);
+    if (cascade) this.#cascade.add(key);
     return false;
   }
 
@@ -55,14 +66,16 @@ export class HintLog {
     return out;
   }
 
-  /** The replay of `key` succeeded. */
-  settle(key: string): void {
+  /** The replay of `key` succeeded. Returns whether the hint carried the cascade mark. */
+  settle(key: string): boolean {
     this.#keys.delete(key);
+    return this.#cascade.size > 0 && this.#cascade.delete(key);
   }
 
   /** Forgets everything: the server was flushed or restarted empty. */
   clear(): void {
     this.#keys.clear();
+    this.#cascade.clear();
     this.#overflowed = false;
   }
 }

@@ -4,17 +4,34 @@
  */
 import type { Cluster } from "./cluster.js";
 import { FLAGS } from "./codec.js";
+import { readMarker } from "./rewarm.js";
 import { DRAIN_KEY, type ServerState } from "./server-node.js";
 
 const utf8 = new TextEncoder();
 const utf8Text = new TextDecoder();
 
+/**
+ * What `status()` says about a server, for operators: the client's health state, or
+ * - `"rewarming"`: an automatic rewarm is copying keys to it (see `rewarm`);
+ * - `"starting"`: it started less than {@link STARTING_SECONDS} s ago and no rewarm has run on it yet (the clients
+ *   may not have noticed the restart: wait).
+ * The rolling-restart runbook's "wait until every server is up" means: until none is anything but `up`.
+ */
+export type ServerStatusState = ServerState | "rewarming" | "starting";
+
+/** A server younger than this, with no rewarm marker, shows as `starting`. */
+export const STARTING_SECONDS = 30;
+
 /** One server's state as seen by `PairClient.status`. */
 export interface ServerStatus {
   name: string;
   address: string;
-  /** Health as this client sees it. */
-  state: ServerState;
+  /** Health as this client sees it, or `rewarming`/`starting` (see {@link ServerStatusState}). */
+  state: ServerStatusState;
+  /** The automatic rewarm of this server, when one ran since it started. */
+  rewarm?:
+    | { state: "running" | "done"; progress: number; copied: number; candidates: number; since: string }
+    | undefined;
   hints: number;
   reachable: boolean;
   /** The operator's drain marker is on the server. */
@@ -64,7 +81,11 @@ export function status(c: Cluster): Promise<ServerStatus[]> {
         hints: node.hints.size,
       };
       try {
-        const [stats, marker] = await Promise.all([node.transport.stats(), node.transport.get(DRAIN_KEY)]);
+        const [stats, marker, rewarm] = await Promise.all([
+          node.transport.stats(),
+          node.transport.get(DRAIN_KEY),
+          readMarker(node).catch(() => null),
+        ]);
         const hits = Number(stats.raw.get_hits ?? 0);
         const misses = Number(stats.raw.get_misses ?? 0);
         let drain: { reason?: string; since?: string } | undefined;
@@ -75,18 +96,35 @@ export function status(c: Cluster): Promise<ServerStatus[]> {
             drain = {};
           }
         }
+        let state: ServerStatusState = base.state;
+        if (state === "up" && drain !== undefined) state = "draining";
+        if (state === "up" || state === "recovering") {
+          if (rewarm?.marker.state === "running") state = "rewarming";
+          else if (rewarm === null && stats.uptime < STARTING_SECONDS) state = "starting";
+        }
         return {
           ...base,
+          state,
           reachable: true,
           draining: drain !== undefined,
           drain,
+          rewarm:
+            rewarm === null
+              ? undefined
+              : {
+                  state: rewarm.marker.state,
+                  progress: rewarm.marker.progress,
+                  copied: rewarm.marker.copied,
+                  candidates: rewarm.marker.candidates,
+                  since: new Date(rewarm.marker.startedAt).toISOString(),
+                },
           items: stats.currItems,
           hitRatio: hits + misses === 0 ? undefined : hits / (hits + misses),
           pid: stats.pid,
           uptime: stats.uptime,
         };
       } catch (error) {
-        return { ...base, reachable: false, draining: false, error: (error as Error).message };
+        return { ...base, state: "down", reachable: false, draining: false, error: (error as Error).message };
       }
     }),
   );

@@ -56,6 +56,12 @@ export interface MemoryTransportOperation {
   key?: string;
   /** The transport's `address`. */
   address: string;
+  /**
+   * Fails the caller at once with `TimeoutError`, as if its timeout had expired, while the request itself stays in
+   * flight: if the gate later releases it, the server still applies it (a request that timed out at the client may
+   * still be applied, measured on memcached). For interleaving tests. Not enumerable.
+   */
+  readonly timeout?: () => void;
 }
 
 export interface MemoryTransportOptions {
@@ -488,15 +494,21 @@ export class MemoryTransport implements Transport {
   async #dispatch(request: Pending): Promise<void> {
     try {
       // Always at least one hop: nothing is applied synchronously inside the call, as with a socket.
-      await this.#gate?.(
-        request.key === undefined
-          ? { op: request.op, address: this.address }
-          : {
-              op: request.op,
-              key: request.key,
-              address: this.address,
-            },
-      );
+      let op: MemoryTransportOperation | undefined;
+      if (this.#gate !== undefined) {
+        op =
+          request.key === undefined
+            ? { op: request.op, address: this.address }
+            : { op: request.op, key: request.key, address: this.address };
+        Object.defineProperty(op, "timeout", {
+          value: () =>
+            this.#fail(
+              request,
+              new TimeoutError(`${request.op} timed out (forced by the gate)`, { server: this.address }),
+            ),
+        });
+      }
+      await (op === undefined ? undefined : this.#gate?.(op));
     } catch (err) {
       this.#fail(
         request,

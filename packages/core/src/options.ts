@@ -2,6 +2,7 @@ import type { Codec, CodecOptions } from "./codec.js";
 import { createDefaultCodec } from "./codec.js";
 import { InvalidArgumentError } from "./errors.js";
 import { createKeyMapper, type KeyHashing, type KeyMapper } from "./keys.js";
+import { type RewarmSettings, resolveRewarm } from "./rewarm.js";
 import type { RingKind } from "./ring.js";
 import type { HealthSettings } from "./server-node.js";
 import type { ServerSpec } from "./servers.js";
@@ -99,6 +100,14 @@ export interface PairClientOptions {
   maxPendingRepairs?: number;
   /** Lifetime of the lease placeholder that guards a write-back, in seconds. @default 5 */
   repairLeaseTtl?: number;
+  /**
+   * How long a delete leaves a tombstone on each replica, in seconds: while it lives, no copy (read-repair, rewarm)
+   * fills the key there, which is what keeps a copy that raced the delete from bringing the value back. Must exceed
+   * the longest time a delete takes to reach every replica (the transport's request timeout); memcached's clock has
+   * one-second steps, so at least 2.
+   * @default 5
+   */
+  tombstoneTtl?: number;
   /** Most hinted keys kept per server; beyond that the server must be flushed before it is read again. @default 10000 */
   maxHints?: number;
   /** Prepended to every key (every namespace's keys too). @default "" */
@@ -120,12 +129,13 @@ export interface PairClientOptions {
   maxValueSize?: number;
   health?: HealthOptions;
   /**
-   * Active rewarm: when a server comes back empty, copy to it the keys it should hold from its partners, at most
-   * `rate` keys/s (see `PairClient.rewarm`). Enable it in one process of the fleet (or run `mcpair rewarm`): every
-   * process that has it enabled copies, which is safe but wasteful.
-   * @default false
+   * Automatic rewarm: when a server comes back empty (restarted, or flushed on rejoin), exactly one client process
+   * in the fleet copies to it every key it should hold (as primary and as secondary) from its partners, at most
+   * `rate` keys/s, holding a lock on the server itself (another process takes over if it dies); `status()` shows the
+   * server as `rewarming` until it is done. `false` turns it off (then `mcpair rewarm` does it by hand).
+   * @default { rate: 5000, concurrency: 16, window: 100000, lockTtl: 10 }
    */
-  rewarm?: false | { rate?: number; concurrency?: number };
+  rewarm?: false | Partial<RewarmSettings>;
   /** Injectable clock (ms) and randomness, for tests. */
   now?: () => number;
   random?: () => number;
@@ -142,6 +152,7 @@ export interface ResolvedOptions {
   readonly repair: RepairMode;
   readonly maxPendingRepairs: number;
   readonly repairLeaseTtl: number;
+  readonly tombstoneTtl: number;
   readonly maxHints: number;
   readonly mapKey: KeyMapper;
   readonly keyPrefix: string;
@@ -149,6 +160,8 @@ export interface ResolvedOptions {
   readonly codec: Codec;
   readonly maxValueSize: number | undefined;
   readonly health: HealthSettings;
+  /** Automatic rewarm settings, or false. */
+  readonly rewarm: RewarmSettings | false;
   readonly now: () => number;
   readonly random: () => number;
 }
@@ -163,6 +176,7 @@ export const DEFAULTS = {
   repair: "background" as RepairMode,
   maxPendingRepairs: 1000,
   repairLeaseTtl: 5,
+  tombstoneTtl: 5,
   maxHints: 10_000,
   failureThreshold: 3,
   probeInterval: 500,
@@ -188,6 +202,17 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
     );
   }
   return value as T;
+}
+
+function resolveRewarmOption(r: unknown): RewarmSettings | false {
+  if (r === false) return false;
+  if (r === undefined || r === true) return resolveRewarm(undefined, 'option "rewarm"');
+  if (typeof r !== "object" || r === null) {
+    throw new InvalidArgumentError(
+      `option "rewarm" must be false or an object of settings, got ${String(r)}`,
+    );
+  }
+  return resolveRewarm(r as Partial<RewarmSettings>, 'option "rewarm"');
 }
 
 /** Applies defaults and validates every option eagerly, naming the option and the allowed range on error. */
@@ -251,6 +276,7 @@ export function resolveOptions(o: PairClientOptions): ResolvedOptions {
       1_000_000,
     ),
     repairLeaseTtl: int("repairLeaseTtl", o.repairLeaseTtl ?? DEFAULTS.repairLeaseTtl, 1, 300),
+    tombstoneTtl: int("tombstoneTtl", o.tombstoneTtl ?? DEFAULTS.tombstoneTtl, 2, 300),
     maxHints: int("maxHints", o.maxHints ?? DEFAULTS.maxHints, 0, 10_000_000),
     mapKey: createKeyMapper(keyPrefix, hashKeys),
     keyPrefix,
@@ -271,6 +297,7 @@ export function resolveOptions(o: PairClientOptions): ResolvedOptions {
       maxProbeInterval,
       probeBackoff,
       replayBatch: DEFAULTS.replayBatch,
+      tombstoneTtl: int("tombstoneTtl", o.tombstoneTtl ?? DEFAULTS.tombstoneTtl, 2, 300),
       rejoin: oneOf("health.rejoin", h.rejoin ?? "flush", ["flush", "replay"] as const),
       checkInterval:
         h.checkInterval === 0
@@ -283,6 +310,7 @@ export function resolveOptions(o: PairClientOptions): ResolvedOptions {
         3_600_000,
       ),
     }),
+    rewarm: resolveRewarmOption(o.rewarm),
     now: o.now ?? Date.now,
     random: o.random ?? Math.random,
   });

@@ -15,7 +15,7 @@ import { type ClientStats, channels, type PairClientEvents } from "./client-stat
 import { Cluster } from "./cluster.js";
 import type { EncodedValue } from "./codec.js";
 import { arithmetic } from "./counters.js";
-import { deleteKey, deleteKeys } from "./deletes.js";
+import { deleteKey, deleteKeys, invalidateKey, redeleteOthers } from "./deletes.js";
 import { Emitter } from "./emitter.js";
 import {
   AbortError,
@@ -29,12 +29,20 @@ import { batchResults, touchKey, writeEntries } from "./fan-out.js";
 import type { ItemEngine, WireEntry } from "./item-engine.js";
 import { drain, type ServerStatus, status, undrain } from "./maintenance.js";
 import type { PairClientOptions, ResolvedOptions } from "./options.js";
-import { readFrom, readItems } from "./read-path.js";
+import { readFrom, readItems, scheduleRepair } from "./read-path.js";
 import { type ReadThroughEngine, readThrough, resolveFetchOptions } from "./read-through.js";
-import { type RewarmOptions, type RewarmProgress, rewarm } from "./rewarm.js";
+import {
+  AutoRewarm,
+  newProgress,
+  type RewarmOptions,
+  type RewarmProgress,
+  resolveRewarm,
+  runRewarm,
+} from "./rewarm.js";
 import { isEnvelope, NamespaceScope, RootScope } from "./scope.js";
 import type { ServerNode, ServerState } from "./server-node.js";
 import type { SetMode, TransportItem } from "./transport.js";
+import { resolveTtl } from "./ttl.js";
 
 export type { CasToken } from "./authority.js";
 export type { CounterOptions, OperationOptions, ReadOptions, WriteOptions } from "./cache-client.js";
@@ -68,6 +76,7 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   readonly #c: Cluster;
   #inflight = new Map<string, Promise<unknown>>();
   #rewarms = new Map<string, RewarmProgress>();
+  #auto: AutoRewarm | undefined;
 
   constructor(options: PairClientOptions) {
     super();
@@ -84,11 +93,16 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
           channels.hintOverflow.publish({ client: this, server: node.name, limit: node.hints.limit });
       },
       rejoined: (node: ServerNode, how: "restarted" | "replayed" | "flushed" | "clean") => {
+        // Came back empty: the automatic rewarm refills it (one process in the fleet, see `rewarm.ts`).
+        if (how === "restarted" || how === "flushed") this.#auto?.onEmptied(node);
         this.emit("rejoin", { server: node.name, how });
       },
       error: (node: ServerNode, error: unknown) => {
         this.#c.errors[node.index]!++;
         this.emit("serverError", { server: node.name, error });
+      },
+      cascade: (node: ServerNode, key: string) => {
+        this.#c.track(redeleteOthers(this.#c, key, node.index).catch(() => undefined));
       },
     };
     const events = {
@@ -104,6 +118,8 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
     };
     this.#c = new Cluster(options, hooks, events);
     this.options = this.#c.options;
+    if (this.options.rewarm !== false)
+      this.#auto = new AutoRewarm(this.#c, this.options.rewarm, this.#rewarms);
     // Learn each server's process id now, so that a later outage can tell "restarted empty" from "kept old data",
     // then keep checking in the background (pid, operator drain marker).
     for (const node of this.#c.nodes) {
@@ -296,13 +312,16 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
    * Marks `key` stale on every replica for `staleTtl` seconds instead of removing it: `fetch` callers are served the
    * stale value (unless they opt out) while exactly one of them refreshes it; `get` treats it as a miss.
    * Use `delete` when the old value must never be served again.
-   * @param staleTtl how long the stale value may be served, in seconds. @default 30
+   * @param staleTtl how long the stale value may be served, in seconds; 0 deletes the key (never served again).
+   * @default 30
    */
   async invalidate(key: string, staleTtl = 30, options?: OperationOptions): Promise<boolean> {
     this.#assertOpen();
     const k = this.options.mapKey(key);
-    const t = this.#c.ttl(staleTtl);
-    return deleteKey(this.#c, k, { invalidate: t, signal: options?.signal }, "invalidate");
+    // 0 means "never serve it again": a delete (memcached would read `T0` as "stale forever", and a caller's 0
+    // elsewhere means "the default lifetime", which here would be a 23-hour stale window).
+    const t = staleTtl === 0 ? 0 : resolveTtl(staleTtl, this.options.maxTtl);
+    return invalidateKey(this.#c, k, t, options?.signal);
   }
 
   #engineCache: ReadThroughEngine | undefined;
@@ -327,6 +346,7 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
         else this.#c.stats.repairConflicts++;
       },
       track: (p) => this.#c.track(p),
+      copy: (k, source, targets) => void scheduleRepair(this.#c, k, source, targets),
     };
     return this.#engineCache;
   }
@@ -446,16 +466,16 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   }
 
   /**
-   * Removes `key` from every replica, last replica first, one after another: a read-repair that copied from a later
-   * replica then always finds the key gone there (see `read-repair.ts`). Resolves whether any replica held it.
+   * Removes `key` from every replica (one round trip: each gets a short-lived tombstone that keeps copies from
+   * refilling it, see `deletes.ts`). Resolves whether any replica held it.
    */
   async delete(key: string, options?: OperationOptions): Promise<boolean> {
     this.#assertOpen();
-    return deleteKey(this.#c, this.options.mapKey(key), { signal: options?.signal }, "delete");
+    return deleteKey(this.#c, this.options.mapKey(key), options?.signal);
   }
 
   /**
-   * Deletes many keys: one pipelined batch per server per replica rank, last rank first. Resolves one boolean per key
+   * Deletes many keys: one pipelined batch per server. Resolves one boolean per key
    * (whether any replica held it). When some deletes were not acknowledged as the write policy requires, rejects with
    * `ReplicationError` whose `keys` names them and whose `results` says, per key, whether its delete succeeded.
    */
@@ -546,7 +566,7 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
         return authoritativeStore(c, auth, "add", e.key, e.value, e.ttl, signal);
       },
       delete: (keys, signal) => deleteKeys(c, keys, signal),
-      invalidate: (k, staleTtl, signal) => deleteKey(c, k, { invalidate: staleTtl, signal }, "invalidate"),
+      invalidate: (k, staleTtl, signal) => invalidateKey(c, k, staleTtl, signal),
       touch: (k, ttl, signal) => touchKey(c, k, ttl, signal),
       counter: (mode, k, delta, opts) => arithmetic(c, mode, k, delta, opts),
       readThroughEngine: () => this.#engine(),
@@ -583,13 +603,26 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   }
 
   /**
-   * Copies to `server` exactly the keys it should hold, read from its partners' `lru_crawler metadump`, at most
-   * `rate` keys per second. Each copy is a lease-guarded write-back (see `read-repair.ts`) with the source's remaining
-   * TTL, so it never overwrites newer data or resurrects a deleted key. Progress is in `stats().rewarm`.
+   * Copies to `server` exactly the keys it should hold (as primary and as secondary), read from its partners'
+   * `lru_crawler metadump`, at most `rate` keys per second, now, without the fleet-wide lock of the automatic rewarm
+   * (`rewarm.ts`). Each copy is the copy primitive (`copy.ts`) with the source's remaining TTL, so it never overwrites
+   * newer data or brings back a deleted key. Progress is in `stats().rewarm`.
    */
   async rewarm(server: string, options?: RewarmOptions): Promise<RewarmProgress> {
     this.#assertOpen();
-    return rewarm(this.#c, server, options, this.#rewarms);
+    const target = this.#c.node(server);
+    const settings = resolveRewarm(
+      {
+        ...(this.options.rewarm === false ? {} : this.options.rewarm),
+        ...(options?.rate === undefined ? {} : { rate: options.rate }),
+        ...(options?.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+      },
+      "rewarm",
+    );
+    const progress = newProgress(target.name, this.options.now());
+    this.#rewarms.set(target.name, progress);
+    await runRewarm(this.#c, target, settings, progress, options?.signal);
+    return { ...progress };
   }
 
   // ─── lifecycle and observability ─────────────────────────────────────────────────────────────────────────────────
@@ -617,6 +650,7 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
     const c = this.#c;
     if (c.closed) return;
     c.closed = true;
+    this.#auto?.close();
     for (const n of c.nodes) n.close();
     await Promise.allSettled([...c.pendingRepairs, ...c.background]);
     await Promise.allSettled(c.nodes.map((n) => n.transport.close()));
@@ -625,6 +659,7 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   /** Closes at once: everything pending rejects with `ClientClosedError`. */
   destroy(): void {
     this.#c.closed = true;
+    this.#auto?.close();
     for (const n of this.#c.nodes) {
       n.close();
       n.transport.destroy(new ClientClosedError());

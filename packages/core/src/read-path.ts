@@ -1,12 +1,18 @@
 /**
  * The read path: a key's replicas are read in order, primary first; a miss, an error or a server that is not readable
- * moves on to the next one; a hit found further down is written back to the replicas before it that answered a clean
- * miss (read-repair, lease-guarded: `read-repair.ts`). A miss from a healthy replica beats an error from another: a
- * key is unavailable only when no replica answered at all.
+ * moves on to the next one; a hit found further down is copied back to the replicas before it that answered a clean
+ * miss (read-repair: `copy.ts`). A miss from a healthy replica beats an error from another: a key is unavailable only
+ * when no replica answered at all.
+ *
+ * A replica in its rejoin quarantine (it came back and is written, but not read yet, see `server-node.ts`) is not
+ * read, but every hit is also copied to it, wherever it is in the list: a restarted server is refilled by the reads
+ * of its first seconds instead of staying empty until its quarantine ends, and a restarted *secondary* (which reads
+ * never reach while the primary answers) is refilled too. A copy never overwrites anything (`copy.ts`), so this is
+ * safe whatever the quarantined server holds.
  */
 import type { Cluster } from "./cluster.js";
+import { copyItem, isPlaceholder, isTombstone, returnStaleToken } from "./copy.js";
 import { ServerUnavailableError } from "./errors.js";
-import { isPlaceholder, repairItem, returnStaleToken } from "./read-repair.js";
 import type { ServerNode } from "./server-node.js";
 import type { TransportGetOptions, TransportItem } from "./transport.js";
 
@@ -31,10 +37,15 @@ export async function readFrom(c: Cluster, k: string, signal: AbortSignal | unde
   let missed: ServerNode[] | undefined;
   let lastError: unknown;
   let answered = false;
+  let refill: ServerNode[] | undefined;
   for (let i = 0; i < list.length; i++) {
     const node = c.nodes[list[i]!]!;
     if (!node.readable(k)) {
       if (i === 0) c.stats.failovers++;
+      if (node.quarantined && node.acceptsCopies(k)) {
+        if (refill === undefined) refill = [node];
+        else refill.push(node);
+      }
       continue;
     }
     let item: TransportItem | null;
@@ -52,6 +63,12 @@ export async function readFrom(c: Cluster, k: string, signal: AbortSignal | unde
       else missed.push(node);
       continue;
     }
+    // A tombstone: the key was deleted moments ago (`deletes.ts`). A miss, and the answer: a later replica may still
+    // hold the value if the delete has not reached it yet, or if its request there timed out.
+    if (isTombstone(item)) {
+      c.stats.misses++;
+      return null;
+    }
     // A stale marker (an invalidation in progress) or someone's lease placeholder: not a value, and not ours to
     // fill, so neither returned nor a write-back target.
     if (item.stale || isPlaceholder(item)) {
@@ -60,9 +77,20 @@ export async function readFrom(c: Cluster, k: string, signal: AbortSignal | unde
     }
     if (missed === undefined && i === 0) c.stats.hitsPrimary++;
     else c.stats.hitsReplica++;
-    if (missed !== undefined && c.options.repair !== "off") {
-      const p = scheduleRepair(c, k, node, item, missed);
-      if (p) await p;
+    if (c.options.repair !== "off") {
+      // Quarantined replicas after this one were not visited: they are refilled too.
+      for (let j = i + 1; j < list.length; j++) {
+        const later = c.nodes[list[j]!]!;
+        if (later.quarantined && later.acceptsCopies(k)) {
+          if (refill === undefined) refill = [later];
+          else refill.push(later);
+        }
+      }
+      const targets = missed === undefined ? refill : refill === undefined ? missed : [...missed, ...refill];
+      if (targets !== undefined) {
+        const p = scheduleRepair(c, k, node, targets);
+        if (p) await p;
+      }
     }
     return { item, node };
   }
@@ -99,13 +127,12 @@ export async function readItems(
   return out;
 }
 
-/** Starts the write-backs of `item` to `targets`; returns a promise only in `repair: "await"` mode. */
-function scheduleRepair(
+/** Starts the copies of `k` from `source` to `targets`; returns a promise only in `repair: "await"` mode. */
+export function scheduleRepair(
   c: Cluster,
   k: string,
   source: ServerNode,
-  item: TransportItem,
-  targets: ServerNode[],
+  targets: readonly ServerNode[],
 ): Promise<void> | undefined {
   if (c.options.repair === "background" && c.pendingRepairs.size >= c.options.maxPendingRepairs) {
     c.stats.repairsDropped++;
@@ -113,7 +140,7 @@ function scheduleRepair(
   }
   const run = (async () => {
     for (const target of targets) {
-      const outcome = await repairItem(c.repairCtx, k, source, item, target).catch(() => "failed" as const);
+      const outcome = await copyItem(c.repairCtx, k, source, target).catch(() => "failed" as const);
       if (outcome === "repaired") c.stats.repairs++;
       else if (outcome === "conflict") c.stats.repairConflicts++;
       else if (outcome === "failed") c.stats.repairFailures++;

@@ -1,6 +1,6 @@
 import type { EncodedValue } from "./codec.js";
+import { isPlaceholder, isTombstone, isValue, returnStaleToken } from "./copy.js";
 import { AbortError, InvalidArgumentError, ServerUnavailableError } from "./errors.js";
-import { isPlaceholder, returnStaleToken } from "./read-repair.js";
 import type { ServerNode } from "./server-node.js";
 import type { TransportItem } from "./transport.js";
 
@@ -19,11 +19,13 @@ import type { TransportItem } from "./transport.js";
  *      there (the primary was restarted, say) is used and written back instead of loading.
  *   3. It runs the loader, then stores with `C<cas of our placeholder>`: on the authority first, and on the other
  *      replicas only if the authority accepted.
- * Why a delete that races the loader cannot leave the loader's (older) value behind: a delete reaching the authority
- * after step 1 removes our placeholder, so our store there fails and nothing else is stored. A delete reaching the
- * authority before step 1 had already reached the later replicas (deletes go last replica first), before our leases
- * there, so the database change behind it also happened before our loader ran: the loaded value is the new one.
- * A delete reaching a later replica after our lease there makes that store fail.
+ * Why a delete that races the loader cannot leave the loader's (older) value behind (deletes reach every replica in
+ * two rounds, the second after the first was acknowledged everywhere: `deletes.ts`). Take a replica where we store,
+ * under the lease we took there before loading. If a request of the delete reached it after our lease, our lease is
+ * gone and that store fails. Otherwise both rounds reached it before our lease, so the first round had reached every
+ * replica, which means the database change behind the delete happened before our loader ran: the loaded value is
+ * the new one. A copy found on another replica (step 2) is stored only on the authority, whose lease predates the
+ * read that found it (the copy primitive's order, `copy.ts`); the other replicas are refilled from there.
  */
 
 export interface FetchOptions {
@@ -91,6 +93,8 @@ export interface ReadThroughEngine {
   counters: ReadThroughCounters;
   /** A value was found on the authority (`primary`) or on a later replica. */
   hit(primary: boolean): void;
+  /** Copies `k` from `source` to `targets` with the copy primitive (`copy.ts`), in the background. */
+  copy?(k: string, source: ServerNode, targets: readonly ServerNode[]): void;
   /** A copy found on a later replica was written back under our lease (`stored`) or refused. */
   repaired(stored: boolean): void;
   /** Tracks a background refresh so `close()` can wait for it. */
@@ -137,7 +141,8 @@ export async function readThrough(
 
   while (pending.length > 0) {
     if (signal?.aborted) throw new AbortError("fetch aborted", { cause: signal.reason });
-    const winners: Array<{ k: string; lease: Lease; stale: TransportItem | undefined }> = [];
+    const winners: Array<{ k: string; lease: Lease; stale: TransportItem | undefined; mustLoad: boolean }> =
+      [];
     const waiting: string[] = [];
     const unavailable: string[] = [];
 
@@ -148,9 +153,17 @@ export async function readThrough(
       const poll = polls[i]!;
       if (poll.kind === "unavailable") unavailable.push(k);
       else if (poll.kind === "hit") {
-        engine.hit(true);
+        engine.hit(poll.primary);
+        // The authority is not the first replica: those before it were skipped. Refill the ones in their rejoin
+        // quarantine (written, not read yet), as the read path does (`read-path.ts`).
+        if (!poll.primary && engine.copy) {
+          const nodes = engine.replicaNodes(k);
+          const targets = nodes.filter((n) => n !== poll.node && n.quarantined && n.acceptsCopies(k));
+          if (targets.length > 0) engine.copy(k, poll.node, targets);
+        }
         result.set(k, engine.decode(poll.item));
-      } else if (poll.kind === "win") winners.push({ k, lease: poll.lease, stale: poll.stale });
+      } else if (poll.kind === "win")
+        winners.push({ k, lease: poll.lease, stale: poll.stale, mustLoad: poll.mustLoad });
       else if (poll.stale && o.swr) {
         engine.counters.staleServed++;
         result.set(k, engine.decode(poll.stale));
@@ -211,8 +224,8 @@ export async function readThrough(
 }
 
 type Poll =
-  | { kind: "hit"; item: TransportItem }
-  | { kind: "win"; lease: Lease; stale: TransportItem | undefined }
+  | { kind: "hit"; item: TransportItem; node: ServerNode; primary: boolean }
+  | { kind: "win"; lease: Lease; stale: TransportItem | undefined; mustLoad: boolean }
   | { kind: "wait"; stale: TransportItem | undefined }
   | { kind: "unavailable" };
 
@@ -220,6 +233,7 @@ type Poll =
 const DEAD_RETRIES = 2;
 
 async function pollAuthority(engine: ReadThroughEngine, k: string, leaseTtl: number): Promise<Poll> {
+  let deleted = false;
   for (const node of engine.replicaNodes(k)) {
     if (!node.readable(k)) continue;
     for (let attempt = 0; ; attempt++) {
@@ -233,19 +247,30 @@ async function pollAuthority(engine: ReadThroughEngine, k: string, leaseTtl: num
       }
       if (item === null) {
         // Only a transport without leases answers a plain miss to N: treat it as a win without a placeholder.
-        return { kind: "win", lease: { node, cas: 0n }, stale: undefined };
+        return { kind: "win", lease: { node, cas: 0n }, stale: undefined, mustLoad: deleted };
+      }
+      if (isTombstone(item)) {
+        // Deleted moments ago (`deletes.ts`): a miss. Remove the tombstone (if still the same) to take the lease as
+        // on a miss; then load from the database, never from a copy on another replica, which the delete may not
+        // have reached yet.
+        deleted = true;
+        if (item.stale && item.win) {
+          return { kind: "win", lease: { node, cas: item.cas }, stale: undefined, mustLoad: true };
+        }
+        if (attempt < DEAD_RETRIES && (await removeDead(node, k, item))) continue;
+        return { kind: "wait", stale: undefined };
       }
       const real = !isPlaceholder(item);
       const alive = real && (await isAlive(engine, item, k));
       if (!item.stale && real) {
-        if (alive) return { kind: "hit", item };
+        if (alive) return { kind: "hit", item, node, primary: node === engine.replicaNodes(k)[0] };
         // A dead entry (its namespace was cleared or a tag invalidated): remove it, if still the same, and poll again
         // so that the lease is handed out as on a miss.
         if (attempt < DEAD_RETRIES && (await removeDead(node, k, item))) continue;
         return { kind: "wait", stale: undefined };
       }
       const stale = item.stale && alive ? item : undefined;
-      if (item.win) return { kind: "win", lease: { node, cas: item.cas }, stale };
+      if (item.win) return { kind: "win", lease: { node, cas: item.cas }, stale, mustLoad: deleted };
       return { kind: "wait", stale };
     }
   }
@@ -275,7 +300,7 @@ async function readLaterReplicas(engine: ReadThroughEngine, k: string): Promise<
     try {
       const item = await node.transport.get(k, { cas: true, ttl: true });
       node.succeeded();
-      if (item && !item.stale && !isPlaceholder(item) && (await isAlive(engine, item, k))) return item;
+      if (item && isValue(item) && (await isAlive(engine, item, k))) return item;
       if (item) returnStaleToken(node, k, item);
     } catch (error) {
       node.failed(error);
@@ -287,7 +312,7 @@ async function readLaterReplicas(engine: ReadThroughEngine, k: string): Promise<
 /** Steps 2 and 3 for keys whose authority lease we hold. */
 async function refresh(
   engine: ReadThroughEngine,
-  winners: ReadonlyArray<{ k: string; lease: Lease }>,
+  winners: ReadonlyArray<{ k: string; lease: Lease; mustLoad: boolean }>,
   load: BatchLoader,
   o: ResolvedFetchOptions,
 ): Promise<Map<string, unknown>> {
@@ -304,8 +329,8 @@ async function refresh(
             const item = await node.transport.get(w.k, { lease: o.leaseTtl, cas: true, ttl: true });
             node.succeeded();
             if (item === null) return;
-            if (!item.stale && !isPlaceholder(item)) {
-              if (node.readable(w.k) && (await isAlive(engine, item, w.k))) found ??= item;
+            if (isValue(item)) {
+              if (!w.mustLoad && node.readable(w.k) && (await isAlive(engine, item, w.k))) found ??= item;
             } else if (item.win) leases.push({ node, cas: item.cas });
           } catch (error) {
             node.failed(error);
@@ -323,11 +348,25 @@ async function refresh(
     if (found) {
       engine.hit(false);
       out.set(w.k, engine.decode(found));
-      // A copy keeps the source's remaining lifetime (never more than the caller's TTL).
+      // A copy keeps the source's remaining lifetime (never more than the caller's TTL). It is stored on the
+      // authority only: our lease there was taken (step 1) before the copy was read (step 2), which is the copy
+      // primitive's order (`copy.ts`). The other leases were taken *alongside* that read, not before it, so a copy
+      // stored under them could land after a delete passed (found on a middle replica, stored on a later one): they
+      // are released, and the others are refilled from the authority by the copy primitive.
       const ttl = found.ttl === undefined || found.ttl < 0 ? o.ttl : Math.min(found.ttl, o.ttl);
       const copy = { bytes: found.value, flags: found.flags };
+      const leases = others[i]!.leases;
       writes.push(
-        storeUnderLeases(w.k, copy, w.lease, others[i]!.leases, ttl).then((ok) => engine.repaired(ok)),
+        storeUnderLeases(w.k, copy, w.lease, [], ttl).then(async (ok) => {
+          engine.repaired(ok);
+          await Promise.all(leases.map((l) => release(l, w.k)));
+          if (ok && engine.copy && leases.length > 0)
+            engine.copy(
+              w.k,
+              w.lease.node,
+              leases.map((l) => l.node),
+            );
+        }),
       );
     } else toLoad.push(w.k);
   });

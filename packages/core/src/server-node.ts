@@ -1,3 +1,4 @@
+import { FLAGS } from "./codec.js";
 import { hasBrand, isServerFault, ServerUnavailableError } from "./errors.js";
 import { HintLog } from "./hints.js";
 import type { ServerAddress, Transport } from "./transport.js";
@@ -30,6 +31,8 @@ export interface HealthSettings {
   probeBackoff: number;
   /** Replay batch size. */
   replayBatch: number;
+  /** Lifetime of the tombstone a replay leaves, seconds (see `deletes.ts`). */
+  tombstoneTtl: number;
   /** Interval of the background check of reachable servers (pid, drain marker), ms; 0 disables. */
   checkInterval: number;
   /** After a rejoin, how long the server is written but not read, ms (see `#quarantine`). */
@@ -50,11 +53,15 @@ export interface HealthSettings {
  */
 export const DRAIN_KEY = "mcpair:drain";
 
+const NO_BYTES = new Uint8Array(0);
+
 export interface ServerNodeHooks {
   stateChanged(node: ServerNode, from: ServerState, to: ServerState, reason: string): void;
   hintOverflow(node: ServerNode): void;
   rejoined(node: ServerNode, how: "restarted" | "replayed" | "flushed" | "clean"): void;
   error(node: ServerNode, error: unknown): void;
+  /** The replay of a cascade hint for `key` was acknowledged here: delete it again on the key's other replicas. */
+  cascade?(node: ServerNode, key: string): void;
 }
 
 export class ServerNode {
@@ -112,6 +119,22 @@ export class ServerNode {
     return this.#state === "up" && !this.hints.blocks(key);
   }
 
+  /**
+   * May a lease-guarded copy of `key` be written here? Yes while `up` and during the rejoin quarantine (the server
+   * is written, only its reads wait: a copy's lease never overwrites anything, see `copy.ts`), unless this client
+   * knows it missed a write or delete of `key` (the replay would remove the copy anyway).
+   */
+  acceptsCopies(key: string): boolean {
+    return (
+      (this.#state === "up" || (this.#state === "recovering" && this.#quarantined)) && !this.hints.blocks(key)
+    );
+  }
+
+  /** In the rejoin quarantine: caught up by this client, written, not yet read. */
+  get quarantined(): boolean {
+    return this.#state === "recovering" && this.#quarantined;
+  }
+
   /** May requests be sent at all? (`down`/`probing` servers are failed fast.) */
   get reachable(): boolean {
     return this.#state !== "down" && this.#state !== "probing";
@@ -139,10 +162,13 @@ export class ServerNode {
     if (this.#failures >= this.#settings.failureThreshold) this.markDown(`${(error as Error).message}`);
   }
 
-  /** Records that `key`'s latest write/delete did not reach this server. */
-  hint(key: string): void {
-    if (this.hints.add(key)) this.#hooks.hintOverflow(this);
-    if (this.#state === "up") this.#scheduleReplay();
+  /**
+   * Records that `key`'s latest write/delete did not reach this server (with `cascade`: a delete whose first round
+   * did not, see `hints.ts`).
+   */
+  hint(key: string, cascade = false): void {
+    if (this.hints.add(key, cascade)) this.#hooks.hintOverflow(this);
+    if (this.#state === "up" || this.quarantined) this.#scheduleReplay();
   }
 
   markDown(reason: string): void {
@@ -206,6 +232,7 @@ export class ServerNode {
   #setState(to: ServerState, reason: string): void {
     const from = this.#state;
     if (from === to) return;
+    if (to !== "recovering") this.#quarantined = false;
     this.#state = to;
     this.#hooks.stateChanged(this, from, to, reason);
   }
@@ -286,16 +313,20 @@ export class ServerNode {
    * process reads the server, every process has caught it up.
    */
   #quarantine(how: "restarted" | "replayed" | "flushed" | "clean"): void {
-    this.#hooks.rejoined(this, how);
     const ms = this.#settings.rejoinQuarantine;
     if (ms <= 0) {
+      this.#quarantined = false;
       this.#setState("up", `rejoined (${how})`);
+      this.#hooks.rejoined(this, how);
       return;
     }
+    this.#quarantined = true;
     this.#setState("recovering", `rejoined (${how}); not read for ${ms} ms while other clients catch up`);
+    this.#hooks.rejoined(this, how);
     if (this.#quarantineTimer) clearTimeout(this.#quarantineTimer);
     this.#quarantineTimer = setTimeout(() => {
       this.#quarantineTimer = undefined;
+      this.#quarantined = false;
       if (this.#closed || this.#state !== "recovering") return;
       if (this.hints.overflowed) void this.#flushWhileUp();
       else this.#setState("up", "quarantine over");
@@ -305,6 +336,7 @@ export class ServerNode {
   }
 
   #quarantineTimer: ReturnType<typeof setTimeout> | undefined;
+  #quarantined = false;
 
   /** Flushes during a rejoin; on failure the server goes back down. */
   async #flush(): Promise<boolean> {
@@ -337,11 +369,18 @@ export class ServerNode {
     try {
       while (!this.#closed && this.reachable && this.hints.size > 0 && !this.hints.overflowed) {
         const batch = this.hints.peek(this.#settings.replayBatch);
-        const results = await Promise.allSettled(batch.map((k) => this.transport.delete(k)));
+        // A replay is a delete, so it leaves a tombstone like one (`deletes.ts`): a plain `md` would also remove a
+        // tombstone another delete left there, and let a copy fill the key behind that delete's back.
+        const results = await Promise.allSettled(
+          batch.map((k) =>
+            this.transport.set(k, NO_BYTES, { ttl: this.#settings.tombstoneTtl, flags: FLAGS.tombstone }),
+          ),
+        );
         let failed: unknown;
         results.forEach((r, i) => {
-          if (r.status === "fulfilled") this.hints.settle(batch[i]!);
-          else failed ??= r.reason;
+          if (r.status === "fulfilled") {
+            if (this.hints.settle(batch[i]!)) this.#hooks.cascade?.(this, batch[i]!);
+          } else failed ??= r.reason;
         });
         if (failed !== undefined) {
           this.failed(failed);

@@ -11,6 +11,11 @@
  * And the basic one: a read returns a value that some write of that key produced, and that write started before the
  * read ended.
  *
+ * Read-modify-write operations (`incr`, `append`) are recorded as *refreshes*: another write of the value id they
+ * extend (a counter's incarnation, an append list's base), so that a value left by one that overlapped a delete is
+ * judged like the later of two concurrent sets. A read of value v is then checked against v's latest acknowledged
+ * write (if that one is not superseded, v is legitimate).
+ *
  * Writes that failed are "maybe" writes: they may take effect or not, at any time after they started (a request that
  * timed out on a paused server is still applied when the server resumes), so they constrain nothing. Deletes that
  * failed are ignored (removing a value can never make a read wrong). Misses and failed reads are always allowed: a
@@ -34,8 +39,10 @@ export interface HistoryOp {
   end: number;
   /** set/delete: `"ok"` (acknowledged) or `"error"`; get: `"hit"`, `"miss"` or `"error"`. */
   outcome: "ok" | "error" | "hit" | "miss";
-  /** set: the value written (unique per history); get hit: the value read. */
+  /** set: the value written (unique per history, unless `refresh`); get hit: the value read. */
   value?: string | undefined;
+  /** set: a read-modify-write of an existing value id (`incr` of a counter, `append` to a list), not a new value. */
+  refresh?: boolean | undefined;
 }
 
 export type ViolationKind =
@@ -77,8 +84,8 @@ export interface CheckResult {
 }
 
 interface KeyHistory {
-  /** value -> the write that produced it. */
-  writes: Map<string, HistoryOp>;
+  /** value -> the writes that produced it (one, unless refreshed). */
+  writes: Map<string, HistoryOp[]>;
   /** Acknowledged sets and deletes. */
   acked: HistoryOp[];
   reads: HistoryOp[];
@@ -161,6 +168,7 @@ export function checkHistory(history: Iterable<HistoryOp>): CheckResult {
   };
   const keys = new Map<string, KeyHistory>();
   const valueKey = new Map<string, string>();
+  const originals = new Set<string>();
   for (const op of history) {
     result.ops++;
     let kh = keys.get(op.key);
@@ -179,9 +187,15 @@ export function checkHistory(history: Iterable<HistoryOp>): CheckResult {
       result.sets++;
       if (op.outcome !== "ok") result.setErrors++;
       if (op.value === undefined) throw new TypeError(`set without a value: ${describeOp(op)}`);
-      if (valueKey.has(op.value)) throw new TypeError(`value written twice: ${describeOp(op)}`);
+      const earlier = kh.writes.get(op.value);
+      if (!op.refresh) {
+        // Only the original write of a value is unique; refreshes may come before it in the merged history.
+        if (originals.has(op.value)) throw new TypeError(`value written twice: ${describeOp(op)}`);
+        originals.add(op.value);
+      }
       valueKey.set(op.value, op.key);
-      kh.writes.set(op.value, op);
+      if (earlier === undefined) kh.writes.set(op.value, [op]);
+      else earlier.push(op);
       if (op.outcome === "ok") kh.acked.push(op);
     } else {
       result.deletes++;
@@ -219,17 +233,22 @@ export function checkHistory(history: Iterable<HistoryOp>): CheckResult {
     const idx = buildIndex(kh.acked);
     for (const read of kh.reads) {
       const value = read.value ?? "";
-      const write = kh.writes.get(value);
-      if (write === undefined) {
+      const writes = kh.writes.get(value);
+      if (writes === undefined) {
         flag(valueKey.has(value) ? "wrong-key" : "phantom", read, undefined, undefined);
         continue;
       }
-      if (write.start > read.end) {
-        flag("future", read, write, undefined);
+      const started = writes.filter((w) => w.start <= read.end);
+      if (started.length === 0) {
+        flag("future", read, writes[0], undefined);
         continue;
       }
       // A maybe-write may take effect at any time after it started: nothing can have superseded it for sure.
-      if (write.outcome !== "ok") continue;
+      if (started.some((w) => w.outcome !== "ok")) continue;
+      // The latest-ending write of v: if anything superseded an earlier one, it superseded this one only if it
+      // started after this one ended (and writes of v itself never supersede v).
+      let write = started[0]!;
+      for (const w of started) if (w.end > write.end) write = w;
       const j = lastEndingBefore(idx.ends, read.start);
       if (j < 0) continue;
       if (idx.maxDeleteStart[j]! > write.end) {

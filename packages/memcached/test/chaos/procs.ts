@@ -26,11 +26,14 @@ export function assertBuilt(): void {
 
 export interface WorkerConfig {
   id: string;
-  servers: string[];
+  /** As `createClient` takes them: a server may be reached through a fault proxy under its own name. */
+  servers: Array<string | { host: string; port: number; name: string }>;
   client?: Record<string, unknown>;
   keys?: number;
   keyPrefix?: string;
   mix?: { get: number; set: number; delete: number };
+  /** Shares of operations on counter keys (`c*`: incr/decr) and append keys (`a*`). @default 0 */
+  families?: { counter: number; append: number };
   concurrency?: number;
   thinkMs?: [number, number];
   log?: string;
@@ -56,6 +59,8 @@ export interface WorkerDone {
   counts: Record<string, number>;
   counters: Record<string, number>;
   servers: Array<{ name: string; state: string; errors: number; hints: number }>;
+  /** Rewarms this process ran (automatic ones included). */
+  rewarms: Array<{ server: string; copied: number; candidates: number }>;
   /** Unhandled promise rejections in the process (each one would have crashed an application). */
   unhandled: { count: number; first: string | undefined };
 }
@@ -212,13 +217,14 @@ export function readHistory(path: string, proc: string): HistoryOp[] {
   const ops: HistoryOp[] = [];
   for (const line of readFileSync(path, "utf8").split("\n")) {
     if (line === "") continue;
-    const [k, key, value, start, end, outcome] = JSON.parse(line) as [
+    const [k, key, value, start, end, outcome, refresh] = JSON.parse(line) as [
       string,
       string,
       string | null,
       number,
       number,
       HistoryOp["outcome"],
+      number | undefined,
     ];
     ops.push({
       proc,
@@ -228,6 +234,7 @@ export function readHistory(path: string, proc: string): HistoryOp[] {
       start,
       end,
       outcome,
+      ...(refresh === 1 ? { refresh: true } : {}),
     });
   }
   return ops;

@@ -1,18 +1,23 @@
 /**
  * The chaos scenario: real memcached servers, several client processes (`worker.mjs`) doing a random mix of
- * set/delete/get over a small key space while this controller repeatedly disturbs ONE server at a time (kill -9 and
- * start empty, SIGSTOP and SIGCONT, SIGTERM and start), then checks the merged history with `checker.ts`.
+ * set/delete/get (and incr/decr on counter keys, append on append keys) over a small key space while this controller
+ * repeatedly disturbs ONE server at a time, then checks the merged history with `checker.ts`. Disturbances:
+ *   - kill -9 and start empty; SIGSTOP and SIGCONT; SIGTERM and start (every client sees the same fault). A restart
+ *     also starts the clients' automatic rewarm, which copies keys while the workload runs;
+ *   - asymmetric: the first client process reaches every server through its own fault proxy, and only its requests to
+ *     one server are delayed (`lag`, below the timeout: its requests arrive late and out of step with the other
+ *     processes') or swallowed (`blackhole`: they time out, some are applied later) while the others are fine.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type MemcachedServer, startMemcached, waitFor } from "@mcpair/test-utils";
+import { type FaultProxy, type MemcachedServer, startFaultProxy, startMemcached, waitFor } from "@mcpair/test-utils";
 import { createClient } from "../../src/index.js";
 import { type CheckResult, checkHistory, describeOp, excerpt, type HistoryOp } from "./checker.js";
 import { readHistory, type WorkerDone, WorkerProc } from "./procs.js";
 
-export type Action = "kill" | "pause" | "stop";
+export type Action = "kill" | "pause" | "stop" | "lag" | "blackhole";
 
 export interface ChaosOptions {
   seconds: number;
@@ -21,6 +26,8 @@ export interface ChaosOptions {
   servers?: number;
   keys?: number;
   mix?: { get: number; set: number; delete: number };
+  /** Shares of operations on counter and append keys. @default { counter: 0.2, append: 0.15 } */
+  families?: { counter: number; append: number };
   concurrency?: number;
   thinkMs?: [number, number];
   /** Relative weights of the disturbances. */
@@ -85,12 +92,16 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   );
   const names = servers.map((s) => s.address);
   const placement = createClient({ servers: names, health: { checkInterval: 0 } });
+  // The first worker reaches each server through a fault proxy, under the server's own name (same placement).
+  const proxies: FaultProxy[] = await Promise.all(servers.map((s) => startFaultProxy({ host: s.host, port: s.port })));
+  const proxied = servers.map((s, i) => ({ host: "127.0.0.1", port: proxies[i]!.port, name: s.address }));
   const workers = Array.from(
-    { length: o.workers ?? 2 },
+    { length: o.workers ?? 3 },
     (_, i) =>
       new WorkerProc({
         id: `p${i}`,
-        servers: names,
+        servers: i === 0 ? proxied : names,
+        families: o.families ?? { counter: 0.2, append: 0.15 },
         client: { ...REAL_CLIENT_OPTIONS, ...(o.client ?? {}) },
         keys: o.keys ?? 200,
         keyPrefix: "k",
@@ -109,12 +120,13 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
     await Promise.all(workers.map((w) => w.ready));
     for (const w of workers) w.start();
     await sleep(1000);
-    const weights = { kill: 1, pause: 1, stop: 1, ...(o.actions ?? {}) };
+    const weights = { kill: 1, pause: 1, stop: 1, lag: 1, blackhole: 0, ...(o.actions ?? {}) };
     const [outMin, outMax] = o.outMs ?? [50, 1500];
     const [gapMin, gapMax] = o.gapMs ?? [200, 1000];
     const deadline = began + o.seconds * 1000;
     while (Date.now() < deadline) {
-      const server = servers[Math.floor(Math.random() * servers.length)]!;
+      const index = Math.floor(Math.random() * servers.length);
+      const server = servers[index]!;
       const action = pick(weights);
       const out = rand(outMin, outMax);
       const start = Date.now();
@@ -122,6 +134,15 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
         server.pause();
         await sleep(out);
         server.resume();
+      } else if (action === "lag") {
+        // Below the clients' 150 ms timeout even with the delay applied both ways.
+        proxies[index]!.setLatency(Math.round(rand(10, 50)));
+        await sleep(out);
+        proxies[index]!.setLatency(0);
+      } else if (action === "blackhole") {
+        proxies[index]!.setBlackhole(true);
+        await sleep(out);
+        proxies[index]!.setBlackhole(false);
       } else {
         await (action === "kill" ? server.kill() : server.stop());
         await sleep(out);
@@ -148,6 +169,7 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   } finally {
     for (const w of workers) w.kill();
     await placement.close();
+    for (const p of proxies) await p.close();
     for (const s of servers) {
       if (s.paused) s.resume();
       await s.kill();
@@ -270,6 +292,14 @@ export function firstUnhandled(r: ChaosReport): string | undefined {
   return r.workers.find((w) => w.unhandled.first !== undefined)?.unhandled.first;
 }
 
+function sumCounts(r: ChaosReport): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const w of r.workers) {
+    for (const [k, n] of Object.entries(w.counts)) if (k !== "ops" && k !== "hit" && k !== "miss") out[k] = (out[k] ?? 0) + n;
+  }
+  return out;
+}
+
 export function summarize(mode: string, r: ChaosReport): string {
   const c = r.result;
   const byAction: Record<string, number> = {};
@@ -279,7 +309,7 @@ export function summarize(mode: string, r: ChaosReport): string {
     .map(([k, n]) => `${k} ${n}`)
     .join(", ");
   return [
-    `chaos (${mode}): ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.workers.length} client processes, 3 servers, replicas 2`,
+    `chaos (${mode}): ${(r.elapsedMs / 1000).toFixed(1)} s, ${r.workers.length} client processes (p0 through fault proxies), 3 servers, replicas 2`,
     `  disturbances: ${r.disturbances.length} (${Object.entries(byAction)
       .map(([a, n]) => `${a} ${n}`)
       .join(", ")}); not recovered within 10 s: ${r.disturbances.filter((d) => !d.recovered).length}`,
@@ -287,6 +317,10 @@ export function summarize(mode: string, r: ChaosReport): string {
       .map(([h, n]) => `${h} ${n}`)
       .join(", ")}; hint overflows: ${r.hintOverflows}`,
     `  ops ${c.ops}: reads ${c.reads} (hits ${c.hits}, misses ${c.misses}, errors ${c.readErrors}), sets ${c.sets} (errors ${c.setErrors}), deletes ${c.deletes} (errors ${c.deleteErrors}), keys ${c.keys}`,
+    `  operations issued by kind: ${Object.entries(sumCounts(r))
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ")}`,
+    `  rewarms run by the clients: ${r.workers.reduce((n, w) => n + (w.rewarms?.length ?? 0), 0)}, keys copied ${r.workers.reduce((n, w) => n + (w.rewarms ?? []).reduce((m, x) => m + x.copied, 0), 0)}`,
     `  violations: ${c.violations.length}${vk ? ` (${vk})` : ""}; unhandled rejections in the clients: ${unhandledCount(r)}`,
     ...Object.entries(r.classes).map(([cls, n]) => `    ${n} x ${cls}`),
   ].join("\n");

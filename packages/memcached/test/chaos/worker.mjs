@@ -8,8 +8,12 @@
 //            {cmd:"op", id, op:"get"|"set"|"delete", key, value?} runs one operation, {cmd:"stats", id}
 //
 // The workload (random get/set/delete over `keys` keys, values `${id}:${seq}` unique per run) logs every operation
-// with its wall-clock [start, end] and outcome to `log` as JSON lines [kind, key, value, start, end, outcome], for
-// the checker in `checker.ts`.
+// with its wall-clock [start, end] and outcome to `log` as JSON lines [kind, key, value, start, end, outcome,
+// refresh?], for the checker in `checker.ts`. With `families`, some operations go to counter keys (`c*`: a set
+// creates an incarnation `E * 1e6` with E unique per run, incr/decr add 1..3 and are logged as refreshes of `cnt:E`;
+// a read of n is `cnt:floor(n / 1e6)`) and to append keys (`a*`: a set writes a unique base, append adds
+// `|<unique chunk>` and is logged as a refresh of the base; a read is identified by its base, the part before the
+// first "|": a value without its base, such as an append that landed in a lease placeholder, is a phantom).
 //
 // mode "broken" is the deliberately wrong client the checker must catch: the engine's read-repair is off and reads
 // do their own naive write-back instead (primary miss + secondary hit: plain `set` of the value on the primary, a
@@ -28,6 +32,7 @@ import { createClient } from "@mcpair/memcached";
  * @property {number} [keys]                       workload key count (default 200)
  * @property {string} [keyPrefix]                  (default "k")
  * @property {{get: number, set: number, delete: number}} [mix]
+ * @property {{counter: number, append: number}} [families]  shares of ops on counter keys and append keys
  * @property {number} [concurrency]                workload loops (default 4)
  * @property {[number, number]} [thinkMs]          pause between two operations of a loop (default [0, 2])
  * @property {string} [log]                        history file
@@ -42,6 +47,9 @@ const mode = cfg.mode ?? "real";
 const keyCount = cfg.keys ?? 200;
 const keyPrefix = cfg.keyPrefix ?? "k";
 const mix = cfg.mix ?? { get: 0.55, set: 0.3, delete: 0.15 };
+const families = cfg.families ?? { counter: 0, append: 0 };
+const procNumber = Number(String(id).replace(/\D/g, "") || "0") + 1;
+const COUNTER_SPAN = 1_000_000;
 const concurrency = cfg.concurrency ?? 4;
 const [thinkMin, thinkMax] = cfg.thinkMs ?? [0, 2];
 
@@ -110,11 +118,21 @@ const flushLog = () => {
 };
 const flushTimer = setInterval(flushLog, 200);
 const counts = { ops: 0, get: 0, hit: 0, miss: 0, set: 0, delete: 0, errors: 0 };
-const record = (kind, key, value, start, end, outcome) => {
+const record = (kind, key, value, start, end, outcome, refresh = false) => {
   counts.ops++;
   if (outcome === "error") counts.errors++;
-  if (log) pending.push(`${JSON.stringify([kind, key, value ?? null, start, end, outcome])}\n`);
+  const entry = [kind, key, value ?? null, start, end, outcome];
+  if (refresh) entry.push(1);
+  if (log) pending.push(`${JSON.stringify(entry)}\n`);
 };
+
+/** The value id of what a read returned, per key family (see the header). */
+function readId(key, v) {
+  const s = String(v);
+  if (key.startsWith("c")) return `cnt:${Math.floor(Number(s.trim()) / COUNTER_SPAN)}`;
+  if (key.startsWith("a")) return `base:${s.split("|")[0]}`;
+  return s;
+}
 
 let seq = 0;
 
@@ -127,7 +145,7 @@ async function op(kind, key, value) {
       const end = Date.now();
       if (v === undefined) counts.miss++;
       else counts.hit++;
-      record("g", key, v === undefined ? null : String(v), start, end, v === undefined ? "miss" : "hit");
+      record("g", key, v === undefined ? null : readId(key, v), start, end, v === undefined ? "miss" : "hit");
       return { outcome: v === undefined ? "miss" : "hit", value: v };
     } catch (error) {
       record("g", key, null, start, Date.now(), "error");
@@ -136,14 +154,54 @@ async function op(kind, key, value) {
   }
   if (kind === "set") {
     counts.set++;
-    const v = value ?? `${id}:${seq++}`;
+    let v = value ?? `${id}:${seq++}`;
+    let logged = v;
+    if (value === undefined && key.startsWith("c")) {
+      // A new counter incarnation, unique per run.
+      const epoch = procNumber * COUNTER_SPAN + seq++;
+      v = String(epoch * COUNTER_SPAN);
+      logged = `cnt:${epoch}`;
+    } else if (value === undefined && key.startsWith("a")) logged = `base:${v}`;
     try {
       await client.set(key, v);
-      record("s", key, v, start, Date.now(), "ok");
+      record("s", key, logged, start, Date.now(), "ok");
       return { outcome: "ok", value: v };
     } catch (error) {
-      record("s", key, v, start, Date.now(), "error");
+      record("s", key, logged, start, Date.now(), "error");
       return { outcome: "error", value: v, error: String(error?.message ?? error) };
+    }
+  }
+  if (kind === "incr" || kind === "decr") {
+    counts[kind] = (counts[kind] ?? 0) + 1;
+    try {
+      const n = await client[kind](key, 1 + Math.floor(Math.random() * 3));
+      // A counter that does not exist is not created (no initial): nothing was written.
+      if (n !== undefined) record("s", key, `cnt:${Math.floor(n / COUNTER_SPAN)}`, start, Date.now(), "ok", true);
+      return { outcome: "ok", value: n };
+    } catch (error) {
+      // Unknown incarnation: an increment that failed changes no value id, so it constrains nothing.
+      return { outcome: "error", error: String(error?.message ?? error) };
+    }
+  }
+  if (kind === "append") {
+    counts.append = (counts.append ?? 0) + 1;
+    try {
+      // The base the append extends, for the log only: read before and after (a concurrent set or delete may change
+      // it in between; every base seen is logged as refreshed over the whole interval, which only widens what the
+      // checker accepts for those bases).
+      const baseOf = (v) => (v === undefined ? undefined : String(v).split("|")[0]);
+      const before = baseOf(await client.get(key).catch(() => undefined));
+      const ok = await client.append(key, `|${id}.${seq++}`);
+      if (ok) {
+        const after = baseOf(await client.get(key).catch(() => undefined));
+        const end = Date.now();
+        for (const base of new Set([before, after])) {
+          if (base) record("s", key, `base:${base}`, start, end, "ok", true);
+        }
+      }
+      return { outcome: "ok", value: ok };
+    } catch (error) {
+      return { outcome: "error", error: String(error?.message ?? error) };
     }
   }
   counts.delete++;
@@ -164,9 +222,16 @@ const loops = [];
 
 async function loop() {
   while (!stopping) {
-    const key = `${keyPrefix}${Math.floor(Math.random() * keyCount)}`;
+    const f = Math.random();
+    const family = f < families.counter ? "c" : f < families.counter + families.append ? "a" : keyPrefix;
+    const key = `${family}${Math.floor(Math.random() * keyCount)}`;
     const r = Math.random();
-    await op(r < mix.get ? "get" : r < mix.get + mix.set ? "set" : "delete", key);
+    let kind = r < mix.get ? "get" : r < mix.get + mix.set ? "set" : "delete";
+    // Counter and append keys: half of the writes are the read-modify-write of their family.
+    if (family !== keyPrefix && kind === "set" && Math.random() < 0.7) {
+      kind = family === "c" ? (Math.random() < 0.8 ? "incr" : "decr") : "append";
+    }
+    await op(kind, key);
     const think = thinkMin + Math.random() * (thinkMax - thinkMin);
     if (think >= 1) await sleep(think);
     else await new Promise((resolve) => setImmediate(resolve));
@@ -186,7 +251,8 @@ async function stop() {
     sleep(3000),
   ]);
   const { servers, rewarm, ...counters } = stats;
-  out({ type: "done", id, counts, counters, servers, unhandled });
+  const rewarms = rewarm.map((r) => ({ server: r.server, copied: r.copied, candidates: r.candidates }));
+  out({ type: "done", id, counts, counters, servers, rewarms, unhandled });
   process.exit(0);
 }
 
