@@ -108,7 +108,11 @@ export function writeEntries(
   );
 }
 
-/** Sets a new lifetime on every replica. Resolves whether any replica had the key. */
+/**
+ * Sets a new lifetime on every replica. Resolves whether any replica had the key. A replica that missed the touch is
+ * hinted like one that missed a write: it may keep the old lifetime, and a copy that outlives what the caller asked
+ * for must not be read (design note, trap 12).
+ */
 export async function touchKey(
   c: Cluster,
   k: string,
@@ -116,7 +120,7 @@ export async function touchKey(
   signal: AbortSignal | undefined,
 ): Promise<boolean> {
   const list = c.replicas(k);
-  const outcomes = await onEach(c, k, list, (t) => t.touch(k, ttl, { signal }), false);
+  const outcomes = await onEach(c, k, list, (t) => t.touch(k, ttl, { signal }));
   return outcomes.some((o) => o.ok && o.value === true);
 }
 

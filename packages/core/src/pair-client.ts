@@ -126,13 +126,6 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
       void node.check();
       node.startChecks();
     }
-    if (options.rewarm) {
-      const settings = options.rewarm;
-      this.on("rejoin", (e) => {
-        if (e.how === "restarted" || e.how === "flushed")
-          void this.rewarm(e.server, settings).catch(() => undefined);
-      });
-    }
   }
 
   /** Servers in configuration order with their health. */
