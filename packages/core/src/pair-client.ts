@@ -372,12 +372,21 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
     const ttl = this.#c.ttl(options?.ttl);
     const keys: string[] = [];
     const wire: WireEntry[] = [];
+    // A value too large for the servers fails its own entry, not the batch; a bad key or TTL is a bad call.
+    const tooLarge = new Map<number, Error>();
     for (const [key, value] of entries) {
       const k = this.options.mapKey(key);
+      try {
+        wire.push({ key: k, value: this.#c.encode(k, value), ttl });
+      } catch (error) {
+        if (!(error instanceof ValueTooLargeError)) throw error;
+        tooLarge.set(keys.length, error);
+      }
       keys.push(key);
-      wire.push({ key: k, value: this.#c.encode(k, value), ttl });
     }
-    const outcomes = await writeEntries(this.#c, wire, options?.signal);
+    const written = await writeEntries(this.#c, wire, options?.signal);
+    let w = 0;
+    const outcomes = keys.map((_, i) => tooLarge.get(i) ?? written[w++]!);
     return batchResults("setMany", "writes", keys, outcomes);
   }
 
@@ -552,16 +561,37 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
       checkSize: (k, bytes) => {
         if (bytes > c.valueLimit(k)) throw new ValueTooLargeError(k, bytes, c.valueLimit(k));
       },
-      read: (keys, signal) => readItems(c, keys, signal),
-      write: (entries, signal) => writeEntries(c, entries, signal),
+      // Every entry point checks the root client is open, so a namespace client outliving its root's close() says
+      // "closed" (ClientClosedError), not "servers unavailable".
+      read: async (keys, signal) => {
+        this.#assertOpen();
+        return readItems(c, keys, signal);
+      },
+      write: async (entries, signal) => {
+        this.#assertOpen();
+        return writeEntries(c, entries, signal);
+      },
       add: async (e, signal) => {
+        this.#assertOpen();
         const auth = c.authority(e.key, c.replicas(e.key));
         return authoritativeStore(c, auth, "add", e.key, e.value, e.ttl, signal);
       },
-      delete: (keys, signal) => deleteKeys(c, keys, signal),
-      invalidate: (k, staleTtl, signal) => invalidateKey(c, k, staleTtl, signal),
-      touch: (k, ttl, signal) => touchKey(c, k, ttl, signal),
-      counter: (mode, k, delta, opts) => arithmetic(c, mode, k, delta, opts),
+      delete: async (keys, signal) => {
+        this.#assertOpen();
+        return deleteKeys(c, keys, signal);
+      },
+      invalidate: async (k, staleTtl, signal) => {
+        this.#assertOpen();
+        return invalidateKey(c, k, staleTtl, signal);
+      },
+      touch: async (k, ttl, signal) => {
+        this.#assertOpen();
+        return touchKey(c, k, ttl, signal);
+      },
+      counter: async (mode, k, delta, opts) => {
+        this.#assertOpen();
+        return arithmetic(c, mode, k, delta, opts);
+      },
       readThroughEngine: () => this.#engine(),
       resolveFetchOptions: (options) => resolveFetchOptions(options, c.ttl(options?.ttl)),
       countScopeRequests: (n) => {

@@ -1,7 +1,12 @@
 // Namespaces, tags and batch results on in-process servers shared by several clients (as processes share servers).
 // The same semantics are proven on real memcached in packages/memcached/test/scope.test.ts.
 import { afterEach, describe, expect, it } from "vitest";
-import { InvalidArgumentError, ReplicationError, ServerUnavailableError } from "../src/errors.js";
+import {
+  ClientClosedError,
+  InvalidArgumentError,
+  ReplicationError,
+  ServerUnavailableError,
+} from "../src/errors.js";
 import { createMemoryCluster, type MemoryCluster } from "../src/memory-cluster.js";
 import type { MemoryTransportOperation } from "../src/memory-transport.js";
 import type { PairClientOptions } from "../src/options.js";
@@ -300,6 +305,38 @@ describe("batches with a server down", () => {
     const del = (await a.deleteMany(keys).catch((e: unknown) => e)) as ReplicationError;
     expect(del).toBeInstanceOf(ReplicationError);
     expect([...del.keys].sort()).toEqual([...touching].sort());
+  });
+});
+
+describe("batch edge cases", () => {
+  it("a value too large fails its own entry in setMany, root and namespace; the others are stored", async () => {
+    const { a } = setup();
+    const big = "x".repeat(2 * 1024 * 1024);
+    for (const c of [a, a.namespace("big")]) {
+      const error = (await c
+        .setMany([
+          ["ok1", 1],
+          ["huge", big],
+          ["ok2", 2],
+        ])
+        .catch((e: unknown) => e)) as ReplicationError;
+      expect(error).toBeInstanceOf(ReplicationError);
+      expect(error.keys).toEqual(["huge"]);
+      expect(error.results).toEqual([true, false, true]);
+      expect(await c.get("ok1")).toBe(1);
+      expect(await c.get("ok2")).toBe(2);
+    }
+  });
+
+  it("a namespace client of a closed root client says closed, not unavailable", async () => {
+    const { a } = setup();
+    const ns = a.namespace("n");
+    await ns.set("k", 1);
+    await a.close();
+    await expect(ns.get("k")).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(ns.get("k", { onUnavailable: "miss" })).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(ns.set("k", 2)).rejects.toBeInstanceOf(ClientClosedError);
+    await expect(ns.clear()).rejects.toBeInstanceOf(ClientClosedError);
   });
 });
 
