@@ -53,7 +53,12 @@ export async function arithmetic(
     if (r !== null) {
       // The counter's remaining lifetime, read after the arithmetic: only if the item is still the one it produced
       // (same CAS); otherwise a newer write replaced it, and the others' older copies are deleted instead.
-      const meta = await auth.transport.get(k, { ttl: true, cas: true, value: false, signal: options.signal });
+      const meta = await auth.transport.get(k, {
+        ttl: true,
+        cas: true,
+        value: false,
+        signal: options.signal,
+      });
       ttlLeft = meta === null || meta.cas !== r.cas ? undefined : copyTtl(meta.ttl, c.options.maxTtl);
     }
     auth.succeeded();

@@ -5,7 +5,7 @@
  *   mcpair status  --servers a:11211,b:11211,c:11211 [--json]
  *   mcpair drain   <server> --servers ... [--ttl 3600] [--reason "kernel update"]
  *   mcpair undrain <server> --servers ...
- *   mcpair rewarm  <server> --servers ... [--rate 1000] [--concurrency 16]
+ *   mcpair rewarm  <server> --servers ... [--rate 5000] [--concurrency 16]
  *
  * Everything goes through the same `PairClient` the applications use, so the drain marker, the status fields and
  * the rewarm placement are exactly what the clients see. Exit codes: 0 success, 1 the operation failed (drain,
@@ -19,7 +19,9 @@ import { createClient } from "./create-client.js";
 const USAGE = `Usage: mcpair <command> [<server>] --servers <host:port,...> [options]
 
 Commands:
-  status              Show every server: health, drain marker, items, hit ratio, pid, uptime.
+  status              Show every server: state, drain marker, rewarm progress, items, hit ratio, pid,
+                      uptime. A server is "up" once nothing is left to do: not "down", "draining",
+                      "starting" (restarted moments ago) or "rewarming" (its keys are being copied back).
   drain <server>      Announce maintenance of <server>: every client process stops reading it
                       within its health.checkInterval (1 s by default). Writes continue, so an
                       aborted maintenance leaves nothing stale. The drain ends by itself when the
@@ -33,7 +35,7 @@ Options:
                       are configured. Default: $MCPAIR_SERVERS.
   --ttl <seconds>     drain: lifetime of the marker, in case the server never restarts (default 3600).
   --reason <text>     drain: shown by status (default "maintenance").
-  --rate <keys/s>     rewarm: most keys copied per second (default 1000).
+  --rate <keys/s>     rewarm: most keys copied per second (default 5000).
   --concurrency <n>   rewarm: most copies in flight (default 16).
   --replicas <n>      rewarm: copies per key, as the clients are configured (default 2).
   --ring <kind>       rewarm: "ketama" or "rendezvous", as the clients are configured (default ketama).
@@ -148,7 +150,7 @@ function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv): Pars
     // The client caps every lifetime at its maxTtl (23 h by default): refuse more rather than cap silently.
     ttl: integerOption("ttl", values.ttl, 3600, 1, 82_800),
     reason,
-    rate: numberOption("rate", values.rate, 1000, 0.001, 1_000_000),
+    rate: numberOption("rate", values.rate, 5000, 0.001, 1_000_000),
     concurrency: integerOption("concurrency", values.concurrency, 16, 1, 1024),
     replicas: integerOption("replicas", values.replicas, 2, 1, 16),
     ring,
@@ -203,7 +205,9 @@ function formatTable(rows: readonly string[][]): string {
 }
 
 function statusTable(statuses: readonly ServerStatus[]): string {
-  const rows = [["SERVER", "STATE", "REACHABLE", "DRAINING", "ITEMS", "HIT RATIO", "PID", "UPTIME", "NOTE"]];
+  const rows = [
+    ["SERVER", "STATE", "REACHABLE", "DRAINING", "REWARM", "ITEMS", "HIT RATIO", "PID", "UPTIME", "NOTE"],
+  ];
   for (const s of statuses) {
     const drain = s.draining
       ? `yes: ${s.drain?.reason ?? "?"}${s.drain?.since ? ` (since ${s.drain.since})` : ""}`
@@ -213,6 +217,11 @@ function statusTable(statuses: readonly ServerStatus[]): string {
       s.state,
       s.reachable ? "yes" : "NO",
       s.reachable ? drain : "-",
+      s.rewarm === undefined
+        ? "-"
+        : s.rewarm.state === "running"
+          ? `${Math.floor(s.rewarm.progress * 100)}% (${s.rewarm.copied} copied)`
+          : `done (${s.rewarm.copied} copied)`,
       s.items === undefined ? "-" : String(s.items),
       s.hitRatio === undefined ? "-" : `${(s.hitRatio * 100).toFixed(1)}%`,
       s.pid === undefined ? "-" : String(s.pid),
@@ -245,20 +254,23 @@ async function run(p: Parsed, io: Io): Promise<number> {
     timeout: p.timeout,
     connectTimeout: p.timeout,
     // One short-lived process: no background checks, and any fault marks a server down at once, so a rewarm
-    // skips an unreachable partner instead of waiting on it request after request.
+    // skips an unreachable partner instead of waiting on it request after request. It never rewarms on its own.
     health: { checkInterval: 0, failureThreshold: 1 },
+    rewarm: false,
   });
   try {
     const server = p.server === undefined ? undefined : resolveServer(client, p.server);
     switch (p.command) {
       case "status": {
         const statuses = await client.status();
-        // The state is the one this client learned from its first check, which ran alongside `status`.
+        // The health is the one this client learned from its first check, which ran alongside `status`; what the
+        // servers say (unreachable, drain marker, rewarm, restarted moments ago) comes first.
         const states = new Map(client.servers.map((s) => [s.name, s.state]));
         for (const s of statuses) {
-          s.state = states.get(s.name) ?? s.state;
           if (!s.reachable) s.state = "down";
-          else if (s.draining && s.state === "up") s.state = "draining";
+          else if (s.state === "rewarming" || s.state === "starting") continue;
+          else if (s.draining) s.state = "draining";
+          else s.state = states.get(s.name) ?? s.state;
         }
         io.out(p.json ? JSON.stringify(statuses, null, 2) : statusTable(statuses));
         return 0;

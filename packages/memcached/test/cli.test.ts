@@ -81,17 +81,17 @@ describe("status", () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split("\n");
     expect(lines[0]).toMatch(
-      /^SERVER\s+STATE\s+REACHABLE\s+DRAINING\s+ITEMS\s+HIT RATIO\s+PID\s+UPTIME\s+NOTE$/,
+      /^SERVER\s+STATE\s+REACHABLE\s+DRAINING\s+REWARM\s+ITEMS\s+HIT RATIO\s+PID\s+UPTIME\s+NOTE$/,
     );
     expect(lines).toHaveLength(5);
     for (const s of servers) {
       const row = lines.find((l) => l.startsWith(s.address))!;
       expect(row).toMatch(
-        new RegExp(`^${s.address}\\s+up\\s+yes\\s+no\\s+\\d+\\s+\\S+\\s+${s.pid}\\s+\\d+s`),
+        new RegExp(`^${s.address}\\s+up\\s+yes\\s+no\\s+-\\s+\\d+\\s+\\S+\\s+${s.pid}\\s+\\d+s`),
       );
     }
     const unreachable = lines.find((l) => l.startsWith(down.address))!;
-    expect(unreachable).toMatch(/\s+down\s+NO\s+-\s+-\s+-\s+-\s+-\s+.*(ECONNREFUSED|connect)/);
+    expect(unreachable).toMatch(/\s+down\s+NO\s+-\s+-\s+-\s+-\s+-\s+-\s+.*(ECONNREFUSED|connect)/);
   });
 
   it("--json prints machine output; the server list may come from MCPAIR_SERVERS", async () => {
@@ -187,7 +187,8 @@ describe("drain and undrain", () => {
 
 describe("rewarm", () => {
   it("copies back exactly the keys a restarted server should hold, printing progress", async () => {
-    const client = createClient({ servers: list.split(","), keyPrefix: "rw:" });
+    // No automatic rewarm in this process: the CLI's is the one under test.
+    const client = createClient({ servers: list.split(","), keyPrefix: "rw:", rewarm: false });
     const target = servers[2]!;
     try {
       const keys = Array.from({ length: 600 }, (_, i) => `key${i}`);

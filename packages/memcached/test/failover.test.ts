@@ -397,3 +397,87 @@ describe("a replica that fails at once", () => {
     expect(done.unhandled.count, `unhandled rejection: ${done.unhandled.first}`).toBe(0);
   });
 });
+
+describe("automatic rewarm across client processes (issue 8)", () => {
+  it("exactly one process rewarms a restarted server, status shows it rewarming, and every key comes back", async () => {
+    const x = servers[0]!;
+    const keys = Array.from({ length: 3000 }, (_, i) => `aw${i}`);
+    // A fresh client to seed: `admin` may still have a server down from an earlier test (its writes would skip it).
+    const seed = createClient({ servers: names, rewarm: false, health: { checkInterval: 0 } });
+    await seed.status();
+    await seed.setMany(keys.map((k) => [k, `v-${k}`] as const));
+    await seed.close();
+    const shouldHold = keys.filter((k) => admin.replicasOf(k).includes(x.address));
+    // Three processes with default options: rewarm is on, with its default rate.
+    const ws = ["aw0", "aw1", "aw2"].map((id) => worker({ id, keys: 0 }));
+    await Promise.all(ws.map((w) => w.ready));
+    await x.restart();
+    const states = new Set<string>();
+    const done = await waitFor(
+      async () => {
+        const r = await runCli(["status", "--servers", names.join(","), "--json"]);
+        const row = (
+          JSON.parse(r.stdout) as Array<{ name: string; state: string; rewarm?: { state: string } }>
+        ).find((s) => s.name === x.address)!;
+        states.add(row.state);
+        return row.rewarm?.state === "done" ? row : undefined;
+      },
+      { timeout: 30_000, interval: 100, what: "the automatic rewarm to finish" },
+    );
+    console.log(
+      `[rewarm] states seen by mcpair status: ${[...states].join(" -> ")}; marker ${JSON.stringify(done.rewarm)}`,
+    );
+    expect(done.state).toBe("up");
+    const stats = await Promise.all(ws.map((w) => w.stats()));
+    const finished = await Promise.all(ws.map((w) => w.stop()));
+    const runs = finished.flatMap((f) => f.rewarms.filter((r) => r.server === x.address));
+    expect(runs, JSON.stringify(stats)).toHaveLength(1);
+    expect(runs[0]!.copied, JSON.stringify(runs[0])).toBe(shouldHold.length);
+    const items = await admin.getMany(shouldHold);
+    expect(items.size).toBe(shouldHold.length);
+    // On the restarted server itself, not only readable through the partners.
+    const direct = createClient({
+      servers: [x.address],
+      replicas: 1,
+      health: { checkInterval: 0 },
+      rewarm: false,
+    });
+    try {
+      expect((await direct.getMany(shouldHold)).size).toBe(shouldHold.length);
+    } finally {
+      await direct.close();
+    }
+  }, 60_000);
+});
+
+describe("getMany with one server of three down (issue 8, finding 7)", () => {
+  for (const replicas of [1, 2]) {
+    it(`replicas ${replicas}: every key that can be read is returned, the others are listed, nothing rejects`, async () => {
+      const client = createClient({
+        servers: names,
+        replicas,
+        timeout: 300,
+        rewarm: false,
+        health: { checkInterval: 0 },
+      });
+      try {
+        const keys = Array.from({ length: 300 }, (_, i) => `gm${replicas}-${i}`);
+        await client.setMany(keys.map((k) => [k, k] as const));
+        const x = servers[1]!;
+        await x.kill();
+        const readable = keys.filter((k) => client.replicasOf(k).some((s) => s !== x.address));
+        // Twice: the first batch finds the server dead, the second skips it (marked down).
+        for (let round = 0; round < 2; round++) {
+          const got = await client.getMany(keys);
+          expect(got.size, `round ${round}`).toBe(readable.length);
+          for (const k of readable) expect(got.get(k)).toBe(k);
+          expect([...got.unavailable].sort()).toEqual(keys.filter((k) => !readable.includes(k)).sort());
+        }
+        if (replicas === 2) expect(readable).toHaveLength(keys.length);
+        else expect(readable.length).toBeLessThan(keys.length);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+});

@@ -12,7 +12,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type FaultProxy, type MemcachedServer, startFaultProxy, startMemcached, waitFor } from "@mcpair/test-utils";
+import {
+  type FaultProxy,
+  type MemcachedServer,
+  startFaultProxy,
+  startMemcached,
+  waitFor,
+} from "@mcpair/test-utils";
 import { createClient } from "../../src/index.js";
 import { type CheckResult, checkHistory, describeOp, excerpt, type HistoryOp } from "./checker.js";
 import { readHistory, type WorkerDone, WorkerProc } from "./procs.js";
@@ -93,7 +99,9 @@ export async function runChaos(o: ChaosOptions): Promise<ChaosReport> {
   const names = servers.map((s) => s.address);
   const placement = createClient({ servers: names, health: { checkInterval: 0 } });
   // The first worker reaches each server through a fault proxy, under the server's own name (same placement).
-  const proxies: FaultProxy[] = await Promise.all(servers.map((s) => startFaultProxy({ host: s.host, port: s.port })));
+  const proxies: FaultProxy[] = await Promise.all(
+    servers.map((s) => startFaultProxy({ host: s.host, port: s.port })),
+  );
   const proxied = servers.map((s, i) => ({ host: "127.0.0.1", port: proxies[i]!.port, name: s.address }));
   const workers = Array.from(
     { length: o.workers ?? 3 },
@@ -295,7 +303,8 @@ export function firstUnhandled(r: ChaosReport): string | undefined {
 function sumCounts(r: ChaosReport): Record<string, number> {
   const out: Record<string, number> = {};
   for (const w of r.workers) {
-    for (const [k, n] of Object.entries(w.counts)) if (k !== "ops" && k !== "hit" && k !== "miss") out[k] = (out[k] ?? 0) + n;
+    for (const [k, n] of Object.entries(w.counts))
+      if (k !== "ops" && k !== "hit" && k !== "miss") out[k] = (out[k] ?? 0) + n;
   }
   return out;
 }

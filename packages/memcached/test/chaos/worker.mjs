@@ -176,7 +176,8 @@ async function op(kind, key, value) {
     try {
       const n = await client[kind](key, 1 + Math.floor(Math.random() * 3));
       // A counter that does not exist is not created (no initial): nothing was written.
-      if (n !== undefined) record("s", key, `cnt:${Math.floor(n / COUNTER_SPAN)}`, start, Date.now(), "ok", true);
+      if (n !== undefined)
+        record("s", key, `cnt:${Math.floor(n / COUNTER_SPAN)}`, start, Date.now(), "ok", true);
       return { outcome: "ok", value: n };
     } catch (error) {
       // Unknown incarnation: an increment that failed changes no value id, so it constrains nothing.
@@ -251,7 +252,14 @@ async function stop() {
     sleep(3000),
   ]);
   const { servers, rewarm, ...counters } = stats;
-  const rewarms = rewarm.map((r) => ({ server: r.server, copied: r.copied, candidates: r.candidates }));
+  const rewarms = rewarm.map((r) => ({
+    server: r.server,
+    copied: r.copied,
+    candidates: r.candidates,
+    conflicts: r.conflicts,
+    failed: r.failed,
+    skipped: r.skipped,
+  }));
   out({ type: "done", id, counts, counters, servers, rewarms, unhandled });
   process.exit(0);
 }
