@@ -125,6 +125,17 @@ export class Cluster {
     );
   }
 
+  /** Every transport takes string values (encodes them into its write buffer). */
+  get sendsText(): boolean {
+    if (this.#sendsText === undefined) {
+      this.#sendsText = this.nodes.every(
+        (n) => (n.transport as { acceptsStringValues?: boolean }).acceptsStringValues === true,
+      );
+    }
+    return this.#sendsText;
+  }
+  #sendsText: boolean | undefined;
+
   encode(k: string, value: unknown): EncodedValue {
     const enc = this.options.codec.encode(value);
     if (enc.flags === 0 || enc.flags === FLAGS.tombstone) {

@@ -10,6 +10,12 @@ import { CodecError, InvalidArgumentError } from "./errors.js";
  */
 export interface Codec {
   encode(value: unknown): EncodedValue;
+  /**
+   * Optional: `value` as a string to store as its UTF-8 bytes with `flags`, when that is exactly what `encode` would
+   * store and the string is short (a transport with `acceptsStringValues` encodes it straight into its write buffer,
+   * skipping the `Uint8Array`); otherwise undefined.
+   */
+  encodeText?(value: unknown): { text: string; flags: number } | undefined;
   decode(bytes: Uint8Array, flags: number): unknown;
 }
 
@@ -88,6 +94,13 @@ export function createDefaultCodec(options: CodecOptions = {}): Codec {
   }
 
   return {
+    encodeText(value) {
+      // Short strings only: a long one is better encoded once and written by reference to every replica.
+      if (typeof value !== "string" || value.length > 4096) return undefined;
+      // Possibly compressed: `encode` decides (UTF-8 takes at most 3 bytes per UTF-16 unit).
+      if (threshold !== false && value.length * 3 >= threshold) return undefined;
+      return { text: value, flags: FLAGS.string };
+    },
     encode(value) {
       if (typeof value === "string") return maybeCompress(utf8Encode(value), FLAGS.string);
       if (value instanceof Uint8Array) return maybeCompress(value, FLAGS.bytes);

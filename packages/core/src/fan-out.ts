@@ -6,7 +6,7 @@
 import type { Cluster } from "./cluster.js";
 import { ReplicationError } from "./errors.js";
 import type { WireEntry } from "./item-engine.js";
-import type { Transport } from "./transport.js";
+import type { Transport, TransportSetOptions } from "./transport.js";
 
 /** What one replica did with one request: acknowledged (with its answer), failed, or skipped as down. */
 export type Outcome =
@@ -47,8 +47,11 @@ export async function onEach(
     if (p === undefined) outcomes[j] = SKIPPED;
     else {
       try {
-        outcomes[j] = { ok: true, value: await c.call(node, p) };
+        const value = await p;
+        node.succeeded();
+        outcomes[j] = { ok: true, value };
       } catch (error) {
+        node.failed(error);
         outcomes[j] = { ok: false, error };
       }
     }
@@ -153,3 +156,63 @@ export function batchResults<R>(
   }
   return outcomes as Array<Exclude<R, Error>>;
 }
+
+/**
+ * `set` of one key: the hot path of `writeEntries` without its per-entry closure and `Promise.all`, one options
+ * object for every replica, no per-replica closure, and the outcomes array built only when a replica failed.
+ */
+export async function writeOne(
+  c: Cluster,
+  k: string,
+  value: Uint8Array | string,
+  flags: number,
+  ttl: number,
+  signal: AbortSignal | undefined,
+): Promise<true | Error> {
+  const list = c.replicas(k);
+  const n = list.length;
+  const options = { ttl, flags, signal };
+  const pending: Array<Promise<unknown> | undefined> = new Array(n);
+  for (let j = 0; j < n; j++) {
+    const node = c.nodes[list[j]!]!;
+    if (!node.reachable) continue;
+    const p = (node.transport as TextTransport).set(k, value, options);
+    // Awaited in order below: a later replica's rejection must be handled before the first await returns.
+    if (j > 0) p.catch(noop);
+    pending[j] = p;
+  }
+  let outcomes: Outcome[] | undefined;
+  for (let j = 0; j < n; j++) {
+    const node = c.nodes[list[j]!]!;
+    const p = pending[j];
+    let failure: Outcome | undefined = p === undefined ? SKIPPED : undefined;
+    if (p !== undefined) {
+      try {
+        await p;
+        node.succeeded();
+      } catch (error) {
+        node.failed(error);
+        failure = { ok: false, error };
+      }
+    }
+    if (failure !== undefined) {
+      outcomes ??= Array.from({ length: n }, () => STORED);
+      outcomes[j] = failure;
+      node.hint(k);
+      c.stats.hintsRecorded++;
+    }
+  }
+  if (outcomes === undefined) return true;
+  try {
+    checkPolicy(c, "set", k, list, outcomes);
+    return true;
+  } catch (error) {
+    return error as Error;
+  }
+}
+
+const STORED: Outcome = Object.freeze({ ok: true, value: "stored" });
+/** A transport's `set` as called here: `value` is a string only when the transport declares `acceptsStringValues`. */
+type TextTransport = {
+  set(k: string, value: Uint8Array | string, options: TransportSetOptions): Promise<unknown>;
+};

@@ -25,7 +25,7 @@ import {
   ServerUnavailableError,
   ValueTooLargeError,
 } from "./errors.js";
-import { batchResults, touchKey, writeEntries } from "./fan-out.js";
+import { batchResults, touchKey, writeEntries, writeOne } from "./fan-out.js";
 import type { ItemEngine, WireEntry } from "./item-engine.js";
 import { drain, type ServerStatus, status, undrain } from "./maintenance.js";
 import type { PairClientOptions, ResolvedOptions } from "./options.js";
@@ -149,12 +149,18 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
     this.#assertOpen();
     if (options?.tags !== undefined) return this.#scope().get<T>(key, options);
     const k = this.options.mapKey(key);
-    const [item] = await readItems(this.#c, [k], options?.signal);
-    if (item instanceof Error) {
+    const signal = options?.signal;
+    let hit: Awaited<ReturnType<typeof readFrom>>;
+    try {
+      hit = await readFrom(this.#c, k, signal);
+    } catch (error) {
+      if (signal?.aborted || !(error instanceof ServerUnavailableError)) throw error;
+      this.#c.stats.unavailable++;
       if (this.#unavailableMode(options) === "miss") return undefined;
-      throw item;
+      throw error;
     }
-    if (item === null || item === undefined) return undefined;
+    if (hit === null) return undefined;
+    const item = hit.item;
     if (isEnvelope(item)) return this.#scope().openOne<T>(key, item, options);
     return this.options.codec.decode(item.value, item.flags) as T;
   }
@@ -352,11 +358,16 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
     if (options?.tags !== undefined || options?.asOf !== undefined)
       return this.#scope().set(key, value, options);
     const k = this.options.mapKey(key);
-    const [outcome] = await writeEntries(
-      this.#c,
-      [{ key: k, value: this.#c.encode(k, value), ttl: this.#c.ttl(options?.ttl) }],
-      options?.signal,
-    );
+    const ttl = this.#c.ttl(options?.ttl);
+    // Short strings go as they are to transports that encode them straight into their write buffer.
+    const text = this.#c.sendsText ? this.options.codec.encodeText?.(value) : undefined;
+    let outcome: true | Error;
+    if (text !== undefined && text.text.length * 3 <= this.#c.maxValueSize) {
+      outcome = await writeOne(this.#c, k, text.text, text.flags, ttl, options?.signal);
+    } else {
+      const enc = this.#c.encode(k, value);
+      outcome = await writeOne(this.#c, k, enc.bytes, enc.flags, ttl, options?.signal);
+    }
     if (outcome !== true) throw outcome;
   }
 

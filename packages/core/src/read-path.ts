@@ -50,8 +50,10 @@ export async function readFrom(c: Cluster, k: string, signal: AbortSignal | unde
     }
     let item: TransportItem | null;
     try {
-      item = await c.call(node, node.transport.get(k, signal ? { ...GET, signal } : GET));
+      item = await node.transport.get(k, signal ? { ...GET, signal } : GET);
+      node.succeeded();
     } catch (error) {
+      node.failed(error);
       if (signal?.aborted) throw error;
       lastError = error;
       if (i === 0) c.stats.failovers++;

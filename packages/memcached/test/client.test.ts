@@ -67,7 +67,7 @@ function keysWithPrimary(client: PairClient, server: string, label: string, coun
 }
 
 /** The value a raw item holds: undefined for a miss or a delete's tombstone. */
-const valueOf = (item: TransportItem | null) =>
+const rawValue = (item: TransportItem | null) =>
   item === null || item.flags === FLAGS.tombstone ? undefined : Buffer.from(item.value).toString();
 
 describe("every operation, 3 servers, replicas 2", () => {
@@ -136,7 +136,7 @@ describe("every operation, 3 servers, replicas 2", () => {
     expect(await client.delete(k)).toBe(true);
     expect(await client.delete(k)).toBe(false);
     // A delete leaves a short-lived tombstone on each replica (it keeps copies from refilling the key): no value.
-    expect((await placement(k)).replicas.map(valueOf)).toEqual([undefined, undefined]);
+    expect((await placement(k)).replicas.map(rawValue)).toEqual([undefined, undefined]);
     expect(await client.get(k)).toBeUndefined();
 
     const ks = Array.from({ length: 50 }, (_, i) => key(`delmany-${i}`));
@@ -144,7 +144,7 @@ describe("every operation, 3 servers, replicas 2", () => {
     expect((await client.deleteMany(ks)).filter(Boolean).length).toBe(30);
     expect((await client.getMany(ks)).size).toBe(0);
     for (const x of ks.slice(0, 5)) {
-      expect((await placement(x)).replicas.map(valueOf)).toEqual([undefined, undefined]);
+      expect((await placement(x)).replicas.map(rawValue)).toEqual([undefined, undefined]);
     }
   });
 
@@ -480,9 +480,10 @@ describe("bad input is rejected with a typed error before anything is sent", () 
       await expect(client.add(good, big)).rejects.toBeInstanceOf(ValueTooLargeError);
       await expect(client.append(good, big)).rejects.toBeInstanceOf(ValueTooLargeError);
       // In a batch, a value too large fails its own entry (the others would be stored): nothing is sent for it.
-      const batch = (await client.setMany([[key("big"), big]]).catch((e: unknown) => e)) as ReplicationError;
+      const bigKey = key("big");
+      const batch = (await client.setMany([[bigKey, big]]).catch((e: unknown) => e)) as ReplicationError;
       expect(batch).toBeInstanceOf(ReplicationError);
-      expect(batch.keys).toEqual([key("big")]);
+      expect(batch.keys).toEqual([bigKey]);
       expect(batch.failures[0]?.error).toBeInstanceOf(ValueTooLargeError);
       await expect(client.fetch(good, () => "v", { leaseTtl: 0 })).rejects.toBeInstanceOf(
         InvalidArgumentError,
