@@ -13,13 +13,13 @@ const utf8Text = new TextDecoder();
 /**
  * What `status()` says about a server, for operators: the client's health state, or
  * - `"rewarming"`: an automatic rewarm is copying keys to it (see `rewarm`);
- * - `"starting"`: it restarted less than {@link STARTING_SECONDS} s ago (its partners have been up much longer) and no
- *   rewarm has run on it yet: the clients may not have noticed the restart. Wait.
+ * - `"starting"`: it started less than {@link STARTING_SECONDS} s ago and no rewarm has run on it yet: the clients may
+ *   not have noticed the restart (a new pool shows it too, for its first seconds). Wait.
  * The rolling-restart runbook's "wait until every server is up" means: until none is anything but `up`.
  */
 export type ServerStatusState = ServerState | "rewarming" | "starting";
 
-/** A server younger than this (and than its partners by as much), with no rewarm marker, shows as `starting`. */
+/** A server younger than this, with no rewarm marker, shows as `starting`. */
 export const STARTING_SECONDS = 30;
 
 /** One server's state as seen by `PairClient.status`. */
@@ -126,13 +126,11 @@ export async function status(c: Cluster): Promise<ServerStatus[]> {
       }
     }),
   );
-  // A restarted server the clients may not have noticed yet: young, much younger than its partners, never rewarmed.
-  // (Servers started together, as a new pool's, are not.)
+  // A restarted server the clients may not have noticed yet: young and never rewarmed. The clients notice within a
+  // probe or a background check (seconds) and the automatic rewarm puts its marker there, so this is only the gap.
   for (const s of statuses) {
     if (s.state !== "up" && s.state !== "recovering") continue;
-    if (s.rewarm !== undefined || s.uptime === undefined || s.uptime >= STARTING_SECONDS) continue;
-    const oldest = Math.max(0, ...statuses.filter((o) => o !== s && o.reachable).map((o) => o.uptime ?? 0));
-    if (oldest - s.uptime >= STARTING_SECONDS) s.state = "starting";
+    if (s.rewarm === undefined && s.uptime !== undefined && s.uptime < STARTING_SECONDS) s.state = "starting";
   }
   return statuses;
 }

@@ -86,6 +86,20 @@ export interface RewarmMarker {
 const utf8 = new TextEncoder();
 const utf8Text = new TextDecoder();
 
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function pause(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+    signal.addEventListener("abort", done, { once: true });
+  });
+}
+
 /** FNV-1a over UTF-16 code units: a cheap, stable bucket for the dump passes. */
 function bucketOf(key: string, buckets: number): number {
   let h = 0x811c9dc5;
@@ -377,6 +391,15 @@ export class AutoRewarm {
     beat.unref?.();
     try {
       await runRewarm(c, target, this.#settings, progress, ctl.signal);
+      // "done" only once the server is read again here (its rejoin quarantine is over), plus the longest probe
+      // delay: the other processes rejoined it at about the same time, so by then they read it too. An operator who
+      // waits for `up` before the next reboot then never has two servers of a key unreadable at once.
+      const margin = c.options.health.maxProbeInterval + 1000;
+      const deadline = c.options.now() + c.options.health.rejoinQuarantine + margin + 60_000;
+      while (!ctl.signal.aborted && !c.closed && target.state !== "up" && c.options.now() < deadline) {
+        await pause(100, ctl.signal);
+      }
+      if (!ctl.signal.aborted && !c.closed) await pause(margin, ctl.signal);
     } finally {
       clearInterval(beat);
       signal.removeEventListener("abort", stop);

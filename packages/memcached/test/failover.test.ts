@@ -432,7 +432,9 @@ describe("automatic rewarm across client processes (issue 8)", () => {
     const finished = await Promise.all(ws.map((w) => w.stop()));
     const runs = finished.flatMap((f) => f.rewarms.filter((r) => r.server === x.address));
     expect(runs, JSON.stringify(stats)).toHaveLength(1);
-    expect(runs[0]!.copied, JSON.stringify(runs[0])).toBe(shouldHold.length);
+    // Every key of this test, and those earlier tests left on the partners.
+    expect(runs[0]!.copied, JSON.stringify(runs[0])).toBeGreaterThanOrEqual(shouldHold.length);
+    expect(runs[0]!.failed).toBe(0);
     const items = await admin.getMany(shouldHold);
     expect(items.size).toBe(shouldHold.length);
     // On the restarted server itself, not only readable through the partners.

@@ -60,7 +60,14 @@ export interface WorkerDone {
   counters: Record<string, number>;
   servers: Array<{ name: string; state: string; errors: number; hints: number }>;
   /** Rewarms this process ran (automatic ones included). */
-  rewarms: Array<{ server: string; copied: number; candidates: number }>;
+  rewarms: Array<{
+    server: string;
+    copied: number;
+    candidates: number;
+    conflicts: number;
+    failed: number;
+    skipped: number;
+  }>;
   /** Unhandled promise rejections in the process (each one would have crashed an application). */
   unhandled: { count: number; first: string | undefined };
 }
@@ -136,7 +143,9 @@ export class WorkerProc {
   }
 
   send(cmd: Record<string, unknown>): void {
-    this.child.stdin?.write(`${JSON.stringify(cmd)}\n`);
+    // A process that already exited (stopped twice, or crashed) has a closed pipe: writing would raise EPIPE.
+    if (this.child.exitCode !== null || this.child.signalCode !== null || !this.child.stdin?.writable) return;
+    this.child.stdin.write(`${JSON.stringify(cmd)}\n`);
   }
 
   /** Runs one operation in the process. */
@@ -160,15 +169,21 @@ export class WorkerProc {
     this.send({ cmd: "start" });
   }
 
-  async stop(): Promise<WorkerDone> {
-    this.send({ cmd: "stop" });
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
-    try {
-      return await this.done;
-    } finally {
-      clearTimeout(timer);
-    }
+  /** Ends the workload and the process; resolves its report (the same one when called again). */
+  stop(): Promise<WorkerDone> {
+    this.#stopped ??= (async () => {
+      this.send({ cmd: "stop" });
+      const timer = setTimeout(() => this.child.kill("SIGKILL"), 15_000);
+      try {
+        return await this.done;
+      } finally {
+        clearTimeout(timer);
+      }
+    })();
+    return this.#stopped;
   }
+
+  #stopped: Promise<WorkerDone> | undefined;
 
   kill(): void {
     if (this.child.exitCode === null) this.child.kill("SIGKILL");
