@@ -18,7 +18,6 @@ import { arithmetic } from "./counters.js";
 import { deleteKey, deleteKeys, invalidateKey, redeleteOthers } from "./deletes.js";
 import { Emitter } from "./emitter.js";
 import {
-  AbortError,
   ClientClosedError,
   InvalidArgumentError,
   ReplicationError,
@@ -41,6 +40,7 @@ import {
 } from "./rewarm.js";
 import { isEnvelope, NamespaceScope, RootScope } from "./scope.js";
 import type { ServerNode, ServerState } from "./server-node.js";
+import { sharedFlow, withSignal } from "./single-flight.js";
 import type { SetMode, TransportItem } from "./transport.js";
 import { resolveTtl } from "./ttl.js";
 
@@ -248,20 +248,13 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
       // flow runs without any caller's signal: each caller races its own signal against it, so one caller giving up
       // does not fail the others (the flow itself is bounded by its timeout and lease).
       const flowKey = `${k}\u0000${o.swr}\u0000${o.onUnavailable}\u0000${options?.ttl ?? ""}\u0000${o.leaseTtl}\u0000${o.timeout}`;
-      let flow = this.#inflight.get(flowKey) as Promise<T> | undefined;
-      if (!flow) {
+      const flow = sharedFlow(this.#inflight, flowKey, () => {
         const load = async (): Promise<Map<string, unknown>> => {
           const v = await loader(key);
           return v === undefined ? new Map() : new Map([[k, v]]);
         };
-        const p = readThrough(this.#engine(), [k], load, o, undefined).then((m) => m.get(k) as T);
-        this.#inflight.set(flowKey, p);
-        const clear = () => {
-          if (this.#inflight.get(flowKey) === p) this.#inflight.delete(flowKey);
-        };
-        p.then(clear, clear);
-        flow = p;
-      }
+        return readThrough(this.#engine(), [k], load, o, undefined).then((m) => m.get(k) as T);
+      });
       return withSignal(flow, options?.signal);
     } catch (error) {
       return Promise.reject(error);
@@ -703,24 +696,4 @@ export class PairClient extends Emitter<PairClientEvents> implements CacheClient
   #assertOpen(): void {
     if (this.#c.closed) throw new ClientClosedError();
   }
-}
-
-/** `p`, or an `AbortError` as soon as `signal` fires (the work behind `p` goes on for its other waiters). */
-function withSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(new AbortError("fetch aborted", { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortError("fetch aborted", { cause: signal.reason }));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }

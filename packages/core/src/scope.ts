@@ -13,7 +13,6 @@ import {
 } from "./cache-client.js";
 import { type EncodedValue, FLAGS } from "./codec.js";
 import {
-  AbortError,
   InvalidArgumentError,
   ReplicationError,
   ServerUnavailableError,
@@ -22,6 +21,7 @@ import {
 import type { ItemEngine, WireEntry } from "./item-engine.js";
 import { keyProblem, utf8Length } from "./keys.js";
 import { type ReadThroughEngine, readThrough } from "./read-through.js";
+import { sharedFlow, withSignal } from "./single-flight.js";
 import type { TransportItem } from "./transport.js";
 
 /**
@@ -610,24 +610,17 @@ abstract class Scope {
       if (typeof loader !== "function") throw new InvalidArgumentError("fetch: loader must be a function");
       const w = this.wire(key);
       const flowKey = `${w.wire}\u0000${JSON.stringify({ ...options, signal: undefined })}`;
-      let flow = this.#flows.get(flowKey) as Promise<T> | undefined;
-      if (!flow) {
-        const p = this.#fetch(
+      const flow = sharedFlow(this.#flows, flowKey, () =>
+        this.#fetch(
           [key],
           async () => {
             const v = await loader(key);
             return v === undefined ? new Map() : new Map([[key, v]]);
           },
           options,
-        ).then((m) => m.get(key) as T);
-        this.#flows.set(flowKey, p);
-        const done = () => {
-          if (this.#flows.get(flowKey) === p) this.#flows.delete(flowKey);
-        };
-        p.then(done, done);
-        flow = p;
-      }
-      return raceSignal(flow, options?.signal);
+        ).then((m) => m.get(key) as T),
+      );
+      return withSignal(flow, options?.signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -878,25 +871,6 @@ export class NamespaceScope extends Scope implements NamespaceClient {
 
   /** Nothing to release: the root client owns the connections. */
   async close(): Promise<void> {}
-}
-
-function raceSignal<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(new AbortError("fetch aborted", { cause: signal.reason }));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new AbortError("fetch aborted", { cause: signal.reason }));
-    signal.addEventListener("abort", onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(v);
-      },
-      (e) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(e);
-      },
-    );
-  });
 }
 
 function describe(error: unknown): string {
