@@ -11,7 +11,7 @@
  * safe whatever the quarantined server holds.
  */
 import type { Cluster } from "./cluster.js";
-import { copyItem, isPlaceholder, isTombstone, returnStaleToken } from "./copy.js";
+import { copyItem, isPlaceholder, isTombstone, isValue, returnStaleToken } from "./copy.js";
 import { ServerUnavailableError } from "./errors.js";
 import type { ServerNode } from "./server-node.js";
 import type { TransportGetOptions, TransportItem } from "./transport.js";
@@ -97,6 +97,28 @@ export async function readFrom(c: Cluster, k: string, signal: AbortSignal | unde
     return { item, node };
   }
   if (!answered) {
+    // Last resort: a draining replica. Draining is planned maintenance announced before the server stops: it is
+    // written all along and holds every value, so reading it is better than no answer (with one replica, a drain
+    // would otherwise send every read of its keys to the database until the reboot).
+    for (const i of list) {
+      const node = c.nodes[i]!;
+      if (!node.readableWhileDraining(k)) continue;
+      try {
+        const item = await node.transport.get(k, signal ? { ...GET, signal } : GET);
+        node.succeeded();
+        if (item === null || !isValue(item)) {
+          if (item !== null) returnStaleToken(node, k, item);
+          c.stats.misses++;
+          return null;
+        }
+        c.stats.hitsReplica++;
+        return { item, node };
+      } catch (error) {
+        node.failed(error);
+        if (signal?.aborted) throw error;
+        lastError = error;
+      }
+    }
     throw new ServerUnavailableError(`no replica of key ${JSON.stringify(k.slice(0, 64))} could be read`, {
       cause: lastError,
     });

@@ -234,8 +234,11 @@ const DEAD_RETRIES = 2;
 
 async function pollAuthority(engine: ReadThroughEngine, k: string, leaseTtl: number): Promise<Poll> {
   let deleted = false;
-  for (const node of engine.replicaNodes(k)) {
-    if (!node.readable(k)) continue;
+  const nodes = engine.replicaNodes(k);
+  // No readable replica: a draining one is a last resort (written all along, see `read-path.ts`).
+  const lastResort = !nodes.some((n) => n.readable(k));
+  for (const node of nodes) {
+    if (lastResort ? !node.readableWhileDraining(k) : !node.readable(k)) continue;
     for (let attempt = 0; ; attempt++) {
       let item: TransportItem | null;
       try {
@@ -263,7 +266,7 @@ async function pollAuthority(engine: ReadThroughEngine, k: string, leaseTtl: num
       const real = !isPlaceholder(item);
       const alive = real && (await isAlive(engine, item, k));
       if (!item.stale && real) {
-        if (alive) return { kind: "hit", item, node, primary: node === engine.replicaNodes(k)[0] };
+        if (alive) return { kind: "hit", item, node, primary: node === nodes[0] };
         // A dead entry (its namespace was cleared or a tag invalidated): remove it, if still the same, and poll again
         // so that the lease is handed out as on a miss.
         if (attempt < DEAD_RETRIES && (await removeDead(node, k, item))) continue;

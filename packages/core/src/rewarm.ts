@@ -86,6 +86,11 @@ export interface RewarmMarker {
 const utf8 = new TextEncoder();
 const utf8Text = new TextDecoder();
 
+/** One macrotask turn: pending I/O callbacks run first. */
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function pause(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -176,7 +181,9 @@ export async function runRewarm(
       try {
         for await (const entry of source.transport.dump()) {
           if (stopped()) break;
-          progress.scanned++;
+          // Listing runs in the application's process: hand the event loop back every few hundred keys (the ring
+          // lookup of each key is CPU), so a rewarm never holds up the requests of the application for long.
+          if (++progress.scanned % 256 === 0) await yieldTurn();
           const k = entry.key;
           if (k === DRAIN_KEY || k === REWARM_KEY) continue;
           if (passes > 1 && bucketOf(k, passes) !== pass) continue;

@@ -130,6 +130,14 @@ export class ServerNode {
     );
   }
 
+  /**
+   * May `key` be read here when no replica is readable? A draining server is written all along (only its reads moved
+   * away before the operator stops it), so it holds every value: a last resort better than no answer.
+   */
+  readableWhileDraining(key: string): boolean {
+    return this.#state === "draining" && !this.hints.blocks(key);
+  }
+
   /** In the rejoin quarantine: caught up by this client, written, not yet read. */
   get quarantined(): boolean {
     return this.#state === "recovering" && this.#quarantined;

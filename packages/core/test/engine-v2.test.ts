@@ -222,3 +222,35 @@ describe("issue 8: a returned server is refilled", () => {
     }, "the done marker");
   }, 30_000);
 });
+
+describe("issue 8: a draining server is a last resort", () => {
+  it("with one replica, a drained server's keys are still read (not loaded from the database)", async () => {
+    cluster = memoryCluster(["a", "b", "c"]);
+    const operator = cluster.client({ rewarm: false });
+    const c = cluster.client({ rewarm: false, replicas: 1, health: { checkInterval: 50 } });
+    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+    await c.setMany(keys.map((k) => [k, k]));
+    await operator.drain("a:1");
+    await until(() => c.servers.find((s) => s.name === "a:1")!.state === "draining", "the drain");
+    let loads = 0;
+    for (const k of keys) {
+      expect(await c.get(k)).toBe(k);
+      expect(await c.fetch(k, () => ++loads)).toBe(k);
+    }
+    expect(loads).toBe(0);
+  });
+
+  it("with two replicas, the readable one is preferred", async () => {
+    cluster = memoryCluster(["a", "b"]);
+    const operator = cluster.client({ rewarm: false });
+    const c = cluster.client({ rewarm: false, health: { checkInterval: 50 } });
+    await c.set("k", "v");
+    const [p] = cluster.replicas(c, "k");
+    await operator.drain(p!.address);
+    await until(() => c.servers.find((s) => s.name === p!.address)!.state === "draining", "the drain");
+    const before = c.stats();
+    expect(await c.fetch("k", () => "db")).toBe("v");
+    const after = c.stats();
+    expect({ p: after.hitsPrimary - before.hitsPrimary, r: after.hitsReplica - before.hitsReplica }).toEqual({ p: 0, r: 1 });
+  });
+});

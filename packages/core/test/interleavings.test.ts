@@ -123,7 +123,7 @@ describe("interleavings: every operation keeps promises 1 and 2 in every orderin
 
   it("with a request that times out at the client and is applied later, or never", async () => {
     const cases: Case[] = [];
-    const yTimeouts = FULL ? ALL : ["get", "fetch", "rewarm"];
+    const yTimeouts = FULL ? ALL : ["get", "fetch"];
     const xTimeouts = FULL ? ALL : ["set", "incr", "append"];
     const replicas: ReadonlyArray<2 | 3> = FULL ? [2, 3] : [2];
     for (const r of replicas) {
