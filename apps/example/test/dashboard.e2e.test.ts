@@ -100,9 +100,11 @@ describe("dashboard (headless Chromium)", () => {
     return samples;
   }
 
-  it("shows every server up, with its items", async () => {
+  it("shows every server up, with its items", { timeout: 60_000 }, async () => {
     for (const label of ["s1", "s2", "s3"]) {
-      await waitFor(async () => (await state(label)) === "up", { what: `${label} up` });
+      // A server that started less than 30 s ago and was never rewarmed shows as "starting" (core's status: the
+      // clients may not have noticed a restart yet), so a fresh fleet reads "up" only after that.
+      await waitFor(async () => (await state(label)) === "up", { timeout: 45_000, what: `${label} up` });
       expect(Number(await page.textContent(`[data-testid=server-${label}] td:nth-child(4)`))).toBeGreaterThan(
         0,
       );
