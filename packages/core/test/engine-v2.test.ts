@@ -251,6 +251,9 @@ describe("issue 8: a draining server is a last resort", () => {
     const before = c.stats();
     expect(await c.fetch("k", () => "db")).toBe("v");
     const after = c.stats();
-    expect({ p: after.hitsPrimary - before.hitsPrimary, r: after.hitsReplica - before.hitsReplica }).toEqual({ p: 0, r: 1 });
+    expect({ p: after.hitsPrimary - before.hitsPrimary, r: after.hitsReplica - before.hitsReplica }).toEqual({
+      p: 0,
+      r: 1,
+    });
   });
 });
