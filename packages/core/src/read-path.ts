@@ -99,10 +99,11 @@ export async function readFrom(c: Cluster, k: string, signal: AbortSignal | unde
   if (!answered) {
     // Last resort: a draining replica. Draining is planned maintenance announced before the server stops: it is
     // written all along and holds every value, so reading it is better than no answer (with one replica, a drain
-    // would otherwise send every read of its keys to the database until the reboot).
+    // would otherwise send every read of its keys to the database until the reboot). A key's only replica is also
+    // read during its rejoin quarantine (see `ServerNode.readableAsOnlyReplica`).
     for (const i of list) {
       const node = c.nodes[i]!;
-      if (!node.readableWhileDraining(k)) continue;
+      if (!(list.length === 1 ? node.readableAsOnlyReplica(k) : node.readableWhileDraining(k))) continue;
       try {
         const item = await node.transport.get(k, signal ? { ...GET, signal } : GET);
         node.succeeded();

@@ -235,10 +235,17 @@ const DEAD_RETRIES = 2;
 async function pollAuthority(engine: ReadThroughEngine, k: string, leaseTtl: number): Promise<Poll> {
   let deleted = false;
   const nodes = engine.replicaNodes(k);
-  // No readable replica: a draining one is a last resort (written all along, see `read-path.ts`).
+  // No readable replica: a draining one is a last resort (written all along), and a key's only replica also during
+  // its rejoin quarantine (see `read-path.ts`).
   const lastResort = !nodes.some((n) => n.readable(k));
+  const usable = (n: ServerNode) =>
+    !lastResort
+      ? n.readable(k)
+      : nodes.length === 1
+        ? n.readableAsOnlyReplica(k)
+        : n.readableWhileDraining(k);
   for (const node of nodes) {
-    if (lastResort ? !node.readableWhileDraining(k) : !node.readable(k)) continue;
+    if (!usable(node)) continue;
     for (let attempt = 0; ; attempt++) {
       let item: TransportItem | null;
       try {

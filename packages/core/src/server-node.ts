@@ -138,6 +138,15 @@ export class ServerNode {
     return this.#state === "draining" && !this.hints.blocks(key);
   }
 
+  /**
+   * May `key` be read here as a last resort, when it is the key's only replica (`replicas: 1`)? Also during the
+   * rejoin quarantine: the quarantine guards against writes and deletes that another replica acknowledged while this
+   * one was skipped, and a key with a single replica has none (a write that skipped its only replica failed).
+   */
+  readableAsOnlyReplica(key: string): boolean {
+    return this.readableWhileDraining(key) || (this.quarantined && !this.hints.blocks(key));
+  }
+
   /** In the rejoin quarantine: caught up by this client, written, not yet read. */
   get quarantined(): boolean {
     return this.#state === "recovering" && this.#quarantined;

@@ -31,11 +31,13 @@ const text = (t: MemoryTransport, k: string) => {
 /** Marks `server` down for every client in `cs` (their requests fail), restarts it empty, waits for all to rejoin it. */
 async function restartSeenBy(cs: PairClient | PairClient[], server: MemoryTransport): Promise<void> {
   const clients = Array.isArray(cs) ? cs : [cs];
+  // Every client knows the server's process first (its start-up check), so the restart is told from a pause.
+  await Promise.all(clients.map((c) => c.status()));
   const rejoined = clients.map(
     (c) =>
       new Promise<void>((resolve) => {
         const on = (e: { server: string; how: string }) => {
-          if (e.server === server.address && e.how === "restarted") {
+          if (e.server === server.address && (e.how === "restarted" || e.how === "flushed")) {
             c.off("rejoin", on);
             resolve();
           }
@@ -45,8 +47,12 @@ async function restartSeenBy(cs: PairClient | PairClient[], server: MemoryTransp
   );
   server.down();
   for (const c of clients) {
-    await c.set("x", "y").catch(() => undefined);
-    await c.get("any-key-to-notice").catch(() => undefined);
+    // A key the server holds, so the failed requests reach it whatever the replica count.
+    const probe = Array.from({ length: 200 }, (_, i) => `notice${i}`).find((k) =>
+      c.replicasOf(k).includes(server.address),
+    )!;
+    await c.set(probe, "y").catch(() => undefined);
+    await c.get(probe).catch(() => undefined);
   }
   server.restart();
   server.up();
@@ -237,6 +243,24 @@ describe("issue 8: a draining server is a last resort", () => {
       expect(await c.get(k)).toBe(k);
       expect(await c.fetch(k, () => ++loads)).toBe(k);
     }
+    expect(loads).toBe(0);
+  });
+
+  it("with one replica, a restarted server is read during its quarantine (nothing else could answer)", async () => {
+    cluster = memoryCluster(["a", "b", "c"]);
+    const c = cluster.client({
+      rewarm: false,
+      replicas: 1,
+      health: { failureThreshold: 1, rejoinQuarantine: 60_000 },
+    });
+    const a = cluster.server("a");
+    const k = Array.from({ length: 50 }, (_, i) => `k${i}`).find((x) => c.replicasOf(x)[0] === "a:1")!;
+    await restartSeenBy(c, a);
+    expect(c.servers.find((s) => s.name === "a:1")!.state).toBe("recovering");
+    await c.set(k, "written after the restart");
+    expect(await c.get(k)).toBe("written after the restart");
+    let loads = 0;
+    expect(await c.fetch(k, () => ++loads)).toBe("written after the restart");
     expect(loads).toBe(0);
   });
 
