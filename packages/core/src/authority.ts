@@ -18,7 +18,7 @@ import type { Cluster } from "./cluster.js";
 import type { EncodedValue } from "./codec.js";
 import { isPlaceholder, isTombstone } from "./copy.js";
 import { InvalidArgumentError, McpairError } from "./errors.js";
-import { onEach } from "./fan-out.js";
+import { checkPolicy, type Outcome, onEach } from "./fan-out.js";
 import type { ServerNode } from "./server-node.js";
 import type { SetMode, TransportItem } from "./transport.js";
 import { copyTtl } from "./ttl.js";
@@ -180,7 +180,8 @@ export async function casStore(
 }
 
 /**
- * Writes the authority's result to the other replicas (plain stores, awaited; a replica that fails is hinted).
+ * Writes the authority's result to the other replicas (plain stores, awaited; a replica that fails is hinted; with
+ * `writePolicy: "all"` that failure rejects the call with `ReplicationError`).
  * `undefined`: the result is no longer there to copy (expired, deleted meanwhile): the others' older copies are
  * deleted instead.
  */
@@ -192,9 +193,15 @@ export async function copyResult(
 ): Promise<void> {
   const others = c.replicas(k).filter((i) => i !== auth.index);
   if (others.length === 0) return;
-  if (result === undefined) {
-    await onEach(c, k, others, (t) => t.delete(k));
-    return;
+  const outcomes =
+    result === undefined
+      ? await onEach(c, k, others, (t) => t.delete(k))
+      : await onEach(c, k, others, (t) => t.set(k, result.value, { ttl: result.ttl, flags: result.flags }));
+  // With writePolicy "all", an operation is acknowledged only when every replica has its result, as a `set` is:
+  // the authority applied it, so a failure here is reported as a ReplicationError (a "maybe" write).
+  if (c.options.writePolicy === "all") {
+    checkPolicy(c, "copy of an authoritative result", k, [auth.index, ...others], [STORED, ...outcomes]);
   }
-  await onEach(c, k, others, (t) => t.set(k, result.value, { ttl: result.ttl, flags: result.flags }));
 }
+
+const STORED: Outcome = Object.freeze({ ok: true, value: "stored" });

@@ -2,6 +2,7 @@
 // what each call does, on in-process servers shared by several clients.
 import { afterEach, describe, expect, it } from "vitest";
 import { FLAGS } from "../src/codec.js";
+import { ReplicationError } from "../src/errors.js";
 import type { MemoryTransport } from "../src/memory-transport.js";
 import type { PairClient } from "../src/pair-client.js";
 import { REWARM_KEY } from "../src/rewarm.js";
@@ -102,6 +103,16 @@ describe("issue 8: semantics", () => {
     cluster.advance(20);
     expect(await c.incr("n", 1, { ttl: 3600 })).toBe(11);
     for (const t of cluster.replicas(c, "n")) expect(t.peek("n")!.ttl).toBeLessThanOrEqual(41);
+  });
+
+  it('writePolicy "all": an authoritative operation whose copy a replica missed rejects (a "maybe" write)', async () => {
+    cluster = memoryCluster(["a", "b"]);
+    const c = cluster.client({ rewarm: false, writePolicy: "all", health: { failureThreshold: 100 } });
+    expect(await c.incr("n", 1, { initial: 1 })).toBe(1);
+    const [, s] = cluster.replicas(c, "n");
+    s!.down();
+    await expect(c.incr("n")).rejects.toThrow(ReplicationError);
+    await expect(c.add("fresh", "v")).rejects.toThrow(ReplicationError);
   });
 
   it("append, prepend and replace treat a lease placeholder as absent", async () => {
