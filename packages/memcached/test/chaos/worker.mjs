@@ -10,7 +10,7 @@
 // The workload (random get/set/delete over `keys` keys, values `${id}:${seq}` unique per run) logs every operation
 // with its wall-clock [start, end] and outcome to `log` as JSON lines [kind, key, value, start, end, outcome,
 // refresh?], for the checker in `checker.ts`. With `families`, some operations go to counter keys (`c*`: a set
-// creates an incarnation `E * 1e6` with E unique per run, incr/decr add 1..3 and are logged as refreshes of `cnt:E`;
+// creates an incarnation `E * 1e6 + 5e5` with E unique per run, incr/decr add 1..3 and are logged as refreshes of `cnt:E`;
 // a read of n is `cnt:floor(n / 1e6)`) and to append keys (`a*`: a set writes a unique base, append adds
 // `|<unique chunk>` and is logged as a refresh of the base; a read is identified by its base, the part before the
 // first "|": a value without its base, such as an append that landed in a lease placeholder, is a phantom).
@@ -159,7 +159,8 @@ async function op(kind, key, value) {
     if (value === undefined && key.startsWith("c")) {
       // A new counter incarnation, unique per run.
       const epoch = procNumber * COUNTER_SPAN + seq++;
-      v = String(epoch * COUNTER_SPAN);
+      // In the middle of the incarnation's span: increments and decrements (1..3 each) stay inside it.
+      v = String(epoch * COUNTER_SPAN + COUNTER_SPAN / 2);
       logged = `cnt:${epoch}`;
     } else if (value === undefined && key.startsWith("a")) logged = `base:${v}`;
     try {
